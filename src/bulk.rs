@@ -1,0 +1,109 @@
+//! Documents → `_bulk` NDJSON.
+//!
+//! One `index` action per document, `_index` and `_id` (= event id: a retried batch overwrites,
+//! never duplicates), then the document's source; every line ends with `\n`, the last one too
+//! (OpenSearch refuses a body without it). No `_type` unless configured for Elasticsearch 6:
+//! OpenSearch 2 and Elasticsearch 8 refuse the whole request when an action line has one.
+//! JSON escaping is serde_json's, so any message content (quotes, newlines, control characters,
+//! NULs, non-ASCII) is safe.
+//!
+//! Pure: writes into any `Vec<u8>`. Splitting into size-capped requests and reading `_bulk`
+//! responses belong to the delivery layer.
+
+use crate::document::Document;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Action<'a> {
+    index: ActionMeta<'a>,
+}
+
+#[derive(Serialize)]
+struct ActionMeta<'a> {
+    _index: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    _type: Option<&'a str>,
+    _id: &'a str,
+}
+
+/// Writes bulk items.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Encoder<'a> {
+    /// Legacy `_type` (`INDEX_TYPE`).
+    pub index_type: Option<&'a str>,
+}
+
+impl Encoder<'_> {
+    /// Appends one document's action and source lines to `out`.
+    pub fn encode(&self, doc: &Document, out: &mut Vec<u8>) {
+        let action = Action { index: ActionMeta { _index: &doc.index, _type: self.index_type, _id: &doc.id } };
+        // Writing JSON into a Vec cannot fail: our types serialize infallibly (string keys,
+        // finite floats).
+        serde_json::to_writer(&mut *out, &action).expect("action lines always serialize");
+        out.push(b'\n');
+        serde_json::to_writer(&mut *out, doc).expect("documents always serialize");
+        out.push(b'\n');
+    }
+
+    /// The whole body for `docs`.
+    pub fn encode_all<'d>(&self, docs: impl IntoIterator<Item = &'d Document>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for doc in docs {
+            self.encode(doc, &mut out);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::{DocumentBuilder, StreamMeta};
+    use crate::event::LogEvent;
+
+    fn doc(message: &str) -> Document {
+        let meta = StreamMeta { owner: "1".into(), log_group: "/aws/rds/instance/db/slowquery".into(), log_stream: "db".into() };
+        DocumentBuilder::new("cwl", meta).build(LogEvent {
+            id: "3700".into(),
+            timestamp: 1_795_255_200_000,
+            message: message.into(),
+            extracted_fields: None,
+        })
+    }
+
+    #[test]
+    fn action_line_is_exactly_index_with_index_and_id() {
+        let body = Encoder::default().encode_all([&doc("x")]);
+        let first_line = body.split(|b| *b == b'\n').next().unwrap();
+        assert_eq!(
+            std::str::from_utf8(first_line).unwrap(),
+            r#"{"index":{"_index":"cwl-aws-rds-instance-db-slowquery-2026.11.21","_id":"3700"}}"#
+        );
+    }
+
+    #[test]
+    fn legacy_type_is_added_only_when_configured() {
+        let body = Encoder { index_type: Some("_doc") }.encode_all([&doc("x")]);
+        assert!(body.starts_with(br#"{"index":{"_index":"cwl-aws-rds-instance-db-slowquery-2026.11.21","_type":"_doc","_id":"3700"}}"#));
+    }
+
+    #[test]
+    fn every_line_ends_with_newline_and_pairs_action_with_source() {
+        let docs = [doc("a"), doc("b\nc")];
+        let body = Encoder::default().encode_all(&docs);
+        assert_eq!(body.last(), Some(&b'\n'));
+        let lines: Vec<&[u8]> = body.split(|b| *b == b'\n').collect();
+        assert_eq!(lines.len(), 5, "4 lines and the empty tail after the final newline");
+        assert!(lines[4].is_empty());
+    }
+
+    #[test]
+    fn escapes_any_message_content() {
+        let nasty = "quote \" backslash \\ newline \n tab \t nul \0 bell \u{7} emoji 🚀 line-sep \u{2028}";
+        let body = Encoder::default().encode_all([&doc(nasty)]);
+        let text = std::str::from_utf8(&body).unwrap();
+        assert_eq!(text.lines().count(), 2, "the message cannot break the NDJSON framing");
+        let source: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+        assert_eq!(source["@message"], nasty);
+    }
+}

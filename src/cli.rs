@@ -1,0 +1,161 @@
+//! The command-line face: `replay` a saved Lambda event, or index a raw `slowlog` file.
+//!
+//! Both go through [`Handler`], the code the Lambda runs. Without an OpenSearch endpoint they print
+//! the `_bulk` body on stdout (pipe it into `curl --data-binary @-`) and a one-line summary on
+//! stderr. Owns argument parsing and file I/O; `main` only dispatches here.
+
+use crate::config::Config;
+use crate::event::{self, LogsData};
+use crate::handler::{Handler, PrintSink, Sink, Summary};
+use crate::slowlog_file::{EntrySplitter, EventMaker};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+const AFTER_HELP: &str = "\
+Environment:
+  INDEX_PREFIX   first part of every index name (default: cwl)
+                 /aws/rds/instance/db-1/slowquery on 2026-11-21 → cwl-aws-rds-instance-db-1-slowquery-2026.11.21
+  INDEX_TYPE     legacy _type for Elasticsearch 6 domains (default: none; OpenSearch refuses it)
+  RUST_LOG       log level on stderr (default: warn)
+
+With AWS_LAMBDA_RUNTIME_API set (inside AWS Lambda), the binary runs as the Lambda function instead.";
+
+/// Turn CloudWatch Logs events from RDS / Aurora MySQL and MariaDB slow-query logs into typed
+/// OpenSearch documents and `_bulk` bodies.
+///
+/// The same binary is the AWS Lambda function (when AWS_LAMBDA_RUNTIME_API is set) and this tool.
+/// With no OpenSearch endpoint configured, both commands print the `_bulk` body on stdout and a
+/// summary on stderr.
+#[derive(Debug, Parser)]
+#[command(name = "logs-to-opensearch", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a saved Lambda event through exactly the Lambda's code path.
+    ///
+    /// Accepts a CloudWatch Logs subscription event ({"awslogs":{"data":…}}), Kinesis records
+    /// carrying CloudWatch Logs data, or a Lambda on-failure destination record (the event under
+    /// "requestPayload"), so failed invocations can be re-driven.
+    #[command(after_help = "Example:\n  logs-to-opensearch replay tests/fixtures/events/rds-mysql80-slowquery.json > bulk.ndjson")]
+    Replay {
+        /// The event file; `-` reads standard input.
+        event: PathBuf,
+    },
+    /// Index a raw slow-log file as if its entries had arrived through CloudWatch Logs.
+    ///
+    /// The file as downloaded from RDS (`aws rds download-db-log-file-portion --output text`) or
+    /// written by a MySQL / MariaDB / Percona server. Entries start at their header lines; start-up
+    /// banners become plain documents of their own. Document ids derive from the log group, log
+    /// stream and file offset, so running the same backfill again overwrites, never duplicates.
+    #[command(after_help = "Example:\n  logs-to-opensearch slowlog mysql-slowquery.log --log-group /aws/rds/instance/prod-db-1/slowquery --log-stream prod-db-1")]
+    Slowlog {
+        /// The slow-log file; `-` reads standard input.
+        file: PathBuf,
+        /// The log group the entries belong to (names the index): /aws/rds/instance/<db>/slowquery.
+        #[arg(long, value_name = "NAME")]
+        log_group: String,
+        /// The log stream (default: the file's name; `stdin` for standard input).
+        #[arg(long, value_name = "NAME")]
+        log_stream: Option<String>,
+        /// The AWS account id for @owner.
+        #[arg(long, value_name = "ACCOUNT", default_value = "")]
+        owner: String,
+        /// Entries per batch (one `_bulk` request each, once sending is configured).
+        #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch_size: u32,
+    },
+}
+
+/// Runs the CLI; returns the summary printed on stderr.
+pub async fn run(cli: Cli, config: Config) -> Result<()> {
+    let config = Arc::new(config);
+    let sink = PrintSink::new(BufWriter::with_capacity(1 << 16, io::stdout().lock()), &config);
+    let handler = Handler::new(Arc::clone(&config), sink);
+    let summary = match cli.command {
+        Command::Replay { event } => replay(&handler, &event).await?,
+        Command::Slowlog { file, log_group, log_stream, owner, batch_size } => {
+            slowlog(&handler, &file, log_group, log_stream, owner, batch_size as usize).await?
+        }
+    };
+    eprintln!("logs-to-opensearch: {}", summary.line(&handler.sink().describe()));
+    Ok(())
+}
+
+async fn replay<S: Sink>(handler: &Handler<S>, path: &Path) -> Result<Summary> {
+    let bytes = read_input(path)?;
+    let event: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(event::DecodeError::NotJson)
+        .with_context(|| format!("{}: cannot replay", display(path)))?;
+    handler.handle_event(event).await.with_context(|| format!("{}: cannot replay", display(path)))
+}
+
+async fn slowlog<S: Sink>(
+    handler: &Handler<S>,
+    path: &Path,
+    log_group: String,
+    log_stream: Option<String>,
+    owner: String,
+    batch_size: usize,
+) -> Result<Summary> {
+    let (reader, stream_default, modified): (Box<dyn BufRead>, String, SystemTime) = if is_stdin(path) {
+        (Box::new(io::stdin().lock()), "stdin".to_owned(), SystemTime::now())
+    } else {
+        let file = File::open(path).with_context(|| format!("{}: cannot open the slow-log file", path.display()))?;
+        let modified = file.metadata().and_then(|m| m.modified()).unwrap_or_else(|_| SystemTime::now());
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        (Box::new(BufReader::with_capacity(1 << 16, file)), name, modified)
+    };
+    let log_stream = log_stream.unwrap_or(stream_default);
+    let fallback_ms = modified.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let mut maker = EventMaker::new(&log_group, &log_stream, fallback_ms);
+
+    let new_batch = || LogsData {
+        message_type: "DATA_MESSAGE".to_owned(),
+        owner: owner.clone(),
+        log_group: log_group.clone(),
+        log_stream: log_stream.clone(),
+        subscription_filters: Vec::new(),
+        log_events: Vec::with_capacity(batch_size),
+    };
+    let mut summary = Summary::default();
+    let mut batch = new_batch();
+    for entry in EntrySplitter::new(reader) {
+        let entry = entry.with_context(|| format!("{}: read failed", display(path)))?;
+        batch.log_events.push(maker.event(entry));
+        if batch.log_events.len() == batch_size {
+            let full = std::mem::replace(&mut batch, new_batch());
+            summary.add(&handler.handle_batch(full).await?);
+        }
+    }
+    if !batch.log_events.is_empty() {
+        summary.add(&handler.handle_batch(batch).await?);
+    }
+    Ok(summary)
+}
+
+fn read_input(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if is_stdin(path) {
+        io::stdin().lock().read_to_end(&mut bytes).context("cannot read the event from standard input")?;
+    } else {
+        bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the event file", path.display()))?;
+    }
+    Ok(bytes)
+}
+
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+fn display(path: &Path) -> String {
+    if is_stdin(path) { "standard input".to_owned() } else { path.display().to_string() }
+}

@@ -1,0 +1,365 @@
+//! Log event + its stream → an OpenSearch document (the document contract of `../shared/DESIGN.md`).
+//!
+//! Every document carries the original function's meta fields: `@id` (the event id, also the
+//! `_id`), `@timestamp` (RFC 3339 UTC with milliseconds), `@message` (the raw event), `@owner`,
+//! `@log_group`, `@log_stream`. Then, in order of preference:
+//! 1. a slow-log entry: the typed fields of [`SlowQuery`];
+//! 2. `extractedFields` of the subscription filter: numbers as numbers, a JSON value in a field
+//!    also as `$field` (the original function's rules);
+//! 3. the JSON object found in the message (from its first `{` to its end);
+//! 4. nothing else.
+//!
+//! What could not be read cleanly is listed in `@parse_warnings` instead of failing: a malformed log
+//! event never fails the batch. Pure: no clock, no I/O.
+
+use crate::event::LogEvent;
+use crate::index_name::GroupIndex;
+use crate::slowlog::{self, SlowQuery};
+use chrono::{DateTime, SecondsFormat};
+use md5::{Digest, Md5};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// Meta fields every document of one CloudWatch Logs batch shares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamMeta {
+    pub owner: String,
+    pub log_group: String,
+    pub log_stream: String,
+}
+
+/// What the document holds beyond the meta fields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    SlowQuery(Box<SlowQuery>),
+    Fields(Map<String, Value>),
+    Plain,
+}
+
+/// One document, ready to encode as a `_bulk` item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// `_id` and `@id`: the event id, so a retried batch overwrites rather than duplicates.
+    pub id: String,
+    /// `_index`.
+    pub index: Arc<str>,
+    /// `@timestamp`, already formatted.
+    pub timestamp: String,
+    /// `@message`.
+    pub message: String,
+    pub meta: Arc<StreamMeta>,
+    pub body: Body,
+    /// `@parse_warnings`.
+    pub warnings: Vec<String>,
+}
+
+impl Document {
+    /// The slow query this document holds, if any.
+    pub fn slow_query(&self) -> Option<&SlowQuery> {
+        match &self.body {
+            Body::SlowQuery(q) => Some(q),
+            _ => None,
+        }
+    }
+}
+
+/// The longest `_id` OpenSearch accepts, in bytes.
+const MAX_ID_BYTES: usize = 512;
+/// The range of timestamps OpenSearch's default date format can hold: years 0001 to 9999.
+const MIN_TIMESTAMP_MS: i64 = -62_135_596_800_000;
+const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
+
+/// Builds the documents of one batch; holds what is shared across its events.
+pub struct DocumentBuilder {
+    meta: Arc<StreamMeta>,
+    index: GroupIndex,
+    last_index: Option<(String, Arc<str>)>,
+}
+
+impl DocumentBuilder {
+    pub fn new(index_prefix: &str, meta: StreamMeta) -> Self {
+        let index = GroupIndex::new(index_prefix, &meta.log_group);
+        DocumentBuilder { meta: Arc::new(meta), index, last_index: None }
+    }
+
+    /// One event → one document. Never fails.
+    pub fn build(&mut self, event: LogEvent) -> Document {
+        let mut warnings = Vec::new();
+        let LogEvent { id, timestamp, message, extracted_fields } = event;
+
+        let timestamp_ms = if (MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(&timestamp) {
+            timestamp
+        } else {
+            warnings.push(format!("@timestamp: event timestamp {timestamp} is out of range; used 1970-01-01"));
+            0
+        };
+        let formatted = DateTime::from_timestamp_millis(timestamp_ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(SecondsFormat::Millis, true);
+
+        let id = if id.is_empty() || id.len() > MAX_ID_BYTES {
+            warnings.push(format!("@id: event id of {} bytes is not usable as _id; derived one from the event", id.len()));
+            self.derived_id(timestamp, &message)
+        } else {
+            id
+        };
+
+        let body = if let Some(mut query) = slowlog::parse(&message) {
+            warnings.append(&mut query.warnings);
+            Body::SlowQuery(Box::new(query))
+        } else if let Some(fields) = extracted_fields.filter(|f| !f.is_empty()) {
+            Body::Fields(from_extracted_fields(fields))
+        } else if let Some(object) = json_in_message(&message) {
+            Body::Fields(object)
+        } else {
+            Body::Plain
+        };
+
+        Document {
+            id,
+            index: self.index_for(timestamp_ms),
+            timestamp: formatted,
+            message,
+            meta: Arc::clone(&self.meta),
+            body,
+            warnings,
+        }
+    }
+
+    fn index_for(&mut self, timestamp_ms: i64) -> Arc<str> {
+        let name = self.index.for_timestamp(timestamp_ms);
+        match &self.last_index {
+            Some((last, shared)) if last == name => Arc::clone(shared),
+            _ => {
+                let shared: Arc<str> = Arc::from(name);
+                self.last_index = Some((name.to_owned(), Arc::clone(&shared)));
+                shared
+            }
+        }
+    }
+
+    /// A stable id for an event whose own id is unusable: the same event always gets the same one.
+    fn derived_id(&self, timestamp: i64, message: &str) -> String {
+        let mut hash = Md5::new();
+        for part in [self.meta.log_group.as_bytes(), self.meta.log_stream.as_bytes(), &timestamp.to_be_bytes(), message.as_bytes()] {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part);
+        }
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The original function's `buildSource` for `extractedFields`: empty values skipped, numeric
+/// strings as numbers, a string holding JSON from its first `{` also parsed into `$field`.
+pub fn from_extracted_fields(fields: Map<String, Value>) -> Map<String, Value> {
+    let mut source = Map::with_capacity(fields.len());
+    for (key, value) in fields {
+        let Value::String(text) = value else {
+            if !value.is_null() {
+                source.insert(key, value);
+            }
+            continue;
+        };
+        if text.is_empty() {
+            continue;
+        }
+        if let Some(number) = as_number(&text) {
+            source.insert(key, number);
+            continue;
+        }
+        if let Some(json) = json_in_message(&text) {
+            source.insert(format!("${key}"), Value::Object(json));
+        }
+        source.insert(key, Value::String(text));
+    }
+    source
+}
+
+/// JavaScript's `!isNaN(parseFloat(n)) && isFinite(n)` for the strings CloudWatch extracts,
+/// as an integer when it is one (so `"200"` indexes as `200`, not `200.0`).
+fn as_number(text: &str) -> Option<Value> {
+    let trimmed = text.trim();
+    let looks_numeric = trimmed
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+        && trimmed.bytes().any(|b| b.is_ascii_digit());
+    if !looks_numeric {
+        return None;
+    }
+    if let Ok(int) = trimmed.parse::<i64>() {
+        return Some(Value::from(int));
+    }
+    let float = trimmed.parse::<f64>().ok().filter(|f| f.is_finite())?;
+    serde_json::Number::from_f64(float).map(Value::Number)
+}
+
+/// The original's `extractJson`: the text from the first `{` to the end, when it is a JSON object.
+fn json_in_message(message: &str) -> Option<Map<String, Value>> {
+    let start = message.find('{')?;
+    match serde_json::from_str::<Value>(&message[start..]) {
+        Ok(Value::Object(object)) => Some(object),
+        _ => None,
+    }
+}
+
+/// Names of the meta fields; fields of the body with these names are left out (the meta wins,
+/// as in the original function, and a duplicate key would make OpenSearch refuse the document).
+const META_FIELDS: &[&str] = &["@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream", "@parse_warnings"];
+
+impl Serialize for Document {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        match &self.body {
+            Body::SlowQuery(q) => serialize_slow_query(q, &mut map)?,
+            Body::Fields(fields) => {
+                for (key, value) in fields.iter().filter(|(k, _)| !META_FIELDS.contains(&k.as_str())) {
+                    map.serialize_entry(key, value)?;
+                }
+            }
+            Body::Plain => {}
+        }
+        map.serialize_entry("@id", &self.id)?;
+        map.serialize_entry("@timestamp", &self.timestamp)?;
+        map.serialize_entry("@message", &self.message)?;
+        map.serialize_entry("@owner", &self.meta.owner)?;
+        map.serialize_entry("@log_group", &self.meta.log_group)?;
+        map.serialize_entry("@log_stream", &self.meta.log_stream)?;
+        if !self.warnings.is_empty() {
+            map.serialize_entry("@parse_warnings", &self.warnings)?;
+        }
+        map.end()
+    }
+}
+
+fn serialize_slow_query<M: SerializeMap>(q: &SlowQuery, map: &mut M) -> Result<(), M::Error> {
+    fn entry<M: SerializeMap, T: Serialize>(map: &mut M, key: &str, value: &Option<T>) -> Result<(), M::Error> {
+        match value {
+            Some(value) => map.serialize_entry(key, value),
+            None => Ok(()),
+        }
+    }
+    entry(map, "Time", &q.time)?;
+    entry(map, "User@Host", &q.user_host)?;
+    entry(map, "User", &q.user)?;
+    entry(map, "Host", &q.host)?;
+    entry(map, "IP", &q.ip)?;
+    entry(map, "Id", &q.id)?;
+    entry(map, "Query_time", &q.query_time)?;
+    entry(map, "Lock_time", &q.lock_time)?;
+    entry(map, "Rows_sent", &q.rows_sent)?;
+    entry(map, "Rows_examined", &q.rows_examined)?;
+    entry(map, "Schema", &q.schema)?;
+    entry(map, "Query", &q.query)?;
+    entry(map, "Query_type", &q.query_type)?;
+    entry(map, "Fingerprint", &q.fingerprint)?;
+    entry(map, "Fingerprint_id", &q.fingerprint_id)?;
+    for (key, value) in &q.extra {
+        map.serialize_entry(key, value)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn builder() -> DocumentBuilder {
+        DocumentBuilder::new(
+            "cwl",
+            StreamMeta {
+                owner: "123456789012".into(),
+                log_group: "/aws/app".into(),
+                log_stream: "stream-1".into(),
+            },
+        )
+    }
+
+    fn event(message: &str, extracted: Option<Value>) -> LogEvent {
+        LogEvent {
+            id: "37000000000000000000000000000000000000000000000000000001".into(),
+            timestamp: 1_795_255_200_123,
+            message: message.into(),
+            extracted_fields: extracted.map(|v| v.as_object().cloned().unwrap_or_default()),
+        }
+    }
+
+    fn source(doc: &Document) -> Value {
+        serde_json::to_value(doc).unwrap()
+    }
+
+    #[test]
+    fn plain_message_gets_meta_fields_only() {
+        let doc = builder().build(event("2026-11-21T10:00:00Z 0 [Note] Server started", None));
+        assert_eq!(
+            source(&doc),
+            json!({
+                "@id": "37000000000000000000000000000000000000000000000000000001",
+                "@timestamp": "2026-11-21T10:00:00.123Z",
+                "@message": "2026-11-21T10:00:00Z 0 [Note] Server started",
+                "@owner": "123456789012",
+                "@log_group": "/aws/app",
+                "@log_stream": "stream-1",
+            })
+        );
+        assert_eq!(&*doc.index, "cwl-aws-app-2026.11.21");
+    }
+
+    #[test]
+    fn extracted_fields_follow_the_original_rules() {
+        let doc = builder().build(event(
+            "ignored",
+            Some(json!({
+                "status": "200", "latency": "0.25", "path": "/x", "empty": "",
+                "payload": "user={\"id\": 7}", "big": "12345678901234567890"
+            })),
+        ));
+        let s = source(&doc);
+        assert_eq!(s["status"], json!(200));
+        assert_eq!(s["latency"], json!(0.25));
+        assert_eq!(s["path"], json!("/x"));
+        assert!(s.get("empty").is_none());
+        assert_eq!(s["payload"], json!("user={\"id\": 7}"));
+        assert_eq!(s["$payload"], json!({"id": 7}));
+        assert_eq!(s["big"], json!(12345678901234567890.0));
+    }
+
+    #[test]
+    fn json_object_in_message_becomes_fields_and_meta_wins() {
+        let doc = builder().build(event("INFO request {\"status\": 500, \"@id\": \"spoofed\", \"n\": {\"a\": 1}}", None));
+        let s = source(&doc);
+        assert_eq!(s["status"], json!(500));
+        assert_eq!(s["n"], json!({"a": 1}));
+        assert_eq!(s["@id"], json!("37000000000000000000000000000000000000000000000000000001"));
+        let text = serde_json::to_string(&doc).unwrap();
+        assert_eq!(text.matches("\"@id\"").count(), 1, "no duplicate keys: {text}");
+    }
+
+    #[test]
+    fn broken_json_in_message_stays_plain() {
+        let s = source(&builder().build(event("oops {\"a\": ", None)));
+        assert!(s.get("a").is_none());
+        assert_eq!(s.as_object().unwrap().len(), 6);
+    }
+
+    #[test]
+    fn out_of_range_timestamp_falls_back_with_a_warning() {
+        let mut e = event("x", None);
+        e.timestamp = i64::MAX;
+        let doc = builder().build(e);
+        assert_eq!(doc.timestamp, "1970-01-01T00:00:00.000Z");
+        assert!(doc.warnings[0].contains("out of range"));
+        assert_eq!(source(&doc)["@parse_warnings"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn unusable_event_id_is_replaced_by_a_stable_derived_one() {
+        let mut e = event("x", None);
+        e.id = String::new();
+        let a = builder().build(e.clone());
+        let b = builder().build(e);
+        assert_eq!(a.id.len(), 32);
+        assert_eq!(a.id, b.id);
+    }
+}

@@ -1,0 +1,44 @@
+//! The binary: the Lambda function when `AWS_LAMBDA_RUNTIME_API` is set, the CLI otherwise.
+
+use clap::Parser;
+use logs_to_opensearch::{cli, config::Config, lambda};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    let cli = if in_lambda { None } else { Some(cli::Cli::parse()) };
+    if in_lambda {
+        // JSON logs when the function's log format is JSON (AWS_LAMBDA_LOG_FORMAT).
+        lambda_runtime::tracing::init_default_subscriber();
+    } else {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid configuration");
+            eprintln!("logs-to-opensearch: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("logs-to-opensearch: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli {
+        None => runtime.block_on(lambda::run(config)).map_err(|e| anyhow::anyhow!(e)),
+        Some(cli) => runtime.block_on(cli::run(cli, config)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("logs-to-opensearch: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,484 @@
+//! One slow-log entry → a typed [`SlowQuery`].
+//!
+//! An entry is what MySQL 5.x/8.x, Aurora MySQL 2/3, MariaDB and Percona Server write per statement:
+//! `#` header lines (`# Time:`, `# User@Host:`, `# Query_time:`, `Key: value` pairs), then an optional
+//! preamble (`use db;`, `SET timestamp=…;`), then the statement, or `# administrator command: …;`.
+//! RDS publishes exactly one entry per CloudWatch Logs event.
+//!
+//! This module owns the field names and types of the document contract for slow queries
+//! (`../shared/DESIGN.md`): `Query_time`/`Lock_time` are always floats and row counts always integers
+//! (a dynamic mapping takes the first value's type, so `Query_time: 2` must not become a long),
+//! `Yes`/`No` are booleans, timestamps are RFC 3339 strings, an unparsable value is reported in
+//! [`SlowQuery::warnings`] rather than guessed. It never fails: text that is not a slow-log entry
+//! gives `None`, and a damaged entry gives what could be read plus warnings.
+//!
+//! Pure: no I/O, no clock, no logging.
+
+use crate::fingerprint::{fingerprint, fingerprint_id};
+use chrono::{DateTime, NaiveDate};
+use serde::ser::{Serialize, Serializer};
+use std::net::IpAddr;
+
+/// A typed header value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Str(String),
+}
+
+impl Serialize for FieldValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FieldValue::Int(v) => s.serialize_i64(*v),
+            FieldValue::Float(v) => s.serialize_f64(*v),
+            FieldValue::Bool(v) => s.serialize_bool(*v),
+            FieldValue::Str(v) => s.serialize_str(v),
+        }
+    }
+}
+
+/// Everything extracted from one slow-log entry. Field docs name the document field.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlowQuery {
+    /// `Time`: the `# Time:` line as RFC 3339 (no offset for the old `YYMMDD H:MM:SS` form, which
+    /// is in the server's time zone).
+    pub time: Option<String>,
+    /// `User@Host`: `"app[app]"`.
+    pub user_host: Option<String>,
+    /// `User`: the user, or the privilege user when the user is empty (`[SQL_SLAVE]`).
+    pub user: Option<String>,
+    /// `Host`: the client host name; absent when empty.
+    pub host: Option<String>,
+    /// `IP`: the client address; absent when empty or not an address.
+    pub ip: Option<IpAddr>,
+    /// `Id`: the connection id of the `User@Host` line.
+    pub id: Option<i64>,
+    pub query_time: Option<f64>,
+    pub lock_time: Option<f64>,
+    pub rows_sent: Option<i64>,
+    pub rows_examined: Option<i64>,
+    /// `Schema`: MariaDB/Percona's `Schema:` header, else the preamble's `use db;`.
+    pub schema: Option<String>,
+    /// `Query`: the statement as logged, without the preamble and its final `;`.
+    pub query: Option<String>,
+    /// `Query_type`: the statement's first keyword, upper-cased; `ADMIN` for administrator commands.
+    pub query_type: Option<String>,
+    pub fingerprint: Option<String>,
+    pub fingerprint_id: Option<String>,
+    /// Every other `Key: value` header pair, typed, in the order seen, each key once.
+    pub extra: Vec<(String, FieldValue)>,
+    /// What could not be read as expected (`@parse_warnings` in the document).
+    pub warnings: Vec<String>,
+}
+
+/// Keys whose values are identifiers, not numbers, even when they look like one.
+const STRING_KEYS: &[&str] = &["InnoDB_trx_id", "Log_slow_rate_type", "Schema"];
+/// Field names of the document contract that a `Key: value` pair must not overwrite.
+const RESERVED_KEYS: &[&str] = &[
+    "Time", "User", "Host", "IP", "Query", "Query_type", "Fingerprint", "Fingerprint_id",
+];
+
+/// Parses one entry. `None` when the text is not a slow-log entry (no `# Query_time:` and no
+/// `# User@Host:` header at its start), for example a start-up banner or an error-log line.
+pub fn parse(entry: &str) -> Option<SlowQuery> {
+    let mut parser = Parser::default();
+    let mut pos = 0;
+    // Header section: the leading `#` lines (blank lines before them are skipped).
+    for line in entry.split_inclusive('\n') {
+        let text = line.trim();
+        if text.is_empty() && !parser.seen_header {
+            pos += line.len();
+            continue;
+        }
+        let Some(header) = text.strip_prefix('#') else { break };
+        let header = header.trim_start();
+        if header.starts_with("administrator command:") {
+            break; // part of the body
+        }
+        parser.header(header);
+        parser.seen_header = true;
+        pos += line.len();
+    }
+    if !parser.is_entry {
+        return None;
+    }
+    parser.body(&entry[pos..]);
+    Some(parser.finish())
+}
+
+/// The time an entry was logged, in milliseconds since the epoch (UTC assumed for the old
+/// `# Time: YYMMDD H:MM:SS` form), from `# Time:` or else `SET timestamp=`. Reads only the header
+/// and preamble lines; used to date entries of slow-log files, which have no CloudWatch timestamp.
+pub fn entry_time_millis(entry: &str) -> Option<i64> {
+    let mut set_timestamp = None;
+    for line in entry.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(header) = line.strip_prefix('#') {
+            if let Some(rest) = header.trim_start().strip_prefix("Time:") {
+                if let Ok((_, millis, _)) = parse_time(rest.trim_start()) {
+                    return Some(millis);
+                }
+            }
+        } else if let Some(seconds) = set_timestamp_seconds(line) {
+            set_timestamp = seconds.checked_mul(1000);
+            break;
+        } else if use_schema(line).is_none() {
+            break; // the statement: no more preamble
+        }
+    }
+    set_timestamp
+}
+
+#[derive(Default)]
+struct Parser {
+    q: SlowQuery,
+    seen_header: bool,
+    /// A `# Query_time:` or `# User@Host:` header was seen.
+    is_entry: bool,
+    header_schema: Option<String>,
+}
+
+impl Parser {
+    fn header(&mut self, header: &str) {
+        if let Some(rest) = header.strip_prefix("Time:") {
+            self.time(rest.trim_start());
+        } else if let Some(rest) = header.strip_prefix("User@Host:") {
+            self.is_entry = true;
+            self.user_host(rest);
+        } else if header.starts_with(|c: char| c.is_ascii_uppercase()) {
+            self.pairs(header);
+        }
+        // Anything else (`# No InnoDB statistics available…`, MariaDB's `# explain:` table) is
+        // informational: it stays in `@message` only.
+    }
+
+    fn time(&mut self, value: &str) {
+        match parse_time(value) {
+            Ok((rfc3339, _, rest)) => {
+                self.q.time = Some(rfc3339);
+                // Old servers sometimes write `# Time: … # User@Host: …` on one line.
+                if let Some(next) = rest.trim_start().strip_prefix('#') {
+                    self.header(next.trim_start());
+                }
+            }
+            Err(()) => self.warn(format!("Time: cannot read {:?} as a time", value.trim())),
+        }
+    }
+
+    /// `app[app] @ host.example [10.0.0.1]  Id:   123`
+    fn user_host(&mut self, value: &str) {
+        let value = value.trim();
+        let (user_part, host_part) = match value.find("] @") {
+            Some(i) => (&value[..=i], &value[i + 3..]),
+            None => match value.find('@') {
+                Some(i) => (value[..i].trim_end(), &value[i + 1..]),
+                None => (value, ""),
+            },
+        };
+        if !user_part.is_empty() {
+            self.q.user_host = Some(user_part.to_owned());
+        }
+        let (user, privilege_user) = match user_part.split_once('[') {
+            Some((user, rest)) => (user.trim(), rest.trim_end_matches(']').trim()),
+            None => (user_part.trim(), ""),
+        };
+        let user = if user.is_empty() { privilege_user } else { user };
+        self.q.user = non_empty(user);
+
+        let host_part = host_part.trim_start();
+        let host_end = host_part.find(|c: char| c.is_whitespace() || c == '[').unwrap_or(host_part.len());
+        let mut host = &host_part[..host_end];
+        let mut rest = host_part[host_end..].trim_start();
+        if let Some(bracketed) = rest.strip_prefix('[') {
+            let end = bracketed.find(']').unwrap_or(bracketed.len());
+            let address = bracketed[..end].trim();
+            rest = bracketed.get(end + 1..).unwrap_or("");
+            match address.parse::<IpAddr>() {
+                Ok(ip) => self.q.ip = Some(ip),
+                Err(_) if address.is_empty() => {}
+                // `foo[foo] @ [host]`: a name where the address goes.
+                Err(_) if host.is_empty() => host = address,
+                Err(_) => self.warn(format!("IP: {address:?} is not an IP address")),
+            }
+        }
+        self.q.host = non_empty(host);
+        if let Some(id) = rest.trim_start().strip_prefix("Id:") {
+            self.q.id = self.integer("Id", id.trim());
+        }
+    }
+
+    /// `Query_time: 0.1  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 2  Thread_id: 8 …`
+    fn pairs(&mut self, header: &str) {
+        let mut tokens = header.split_ascii_whitespace().peekable();
+        while let Some(token) = tokens.next() {
+            let Some(key) = as_key(token) else { continue };
+            // An empty value (`Schema:  Last_errno: 0`) is followed directly by the next key.
+            let value = match tokens.peek() {
+                Some(next) if as_key(next).is_none() => tokens.next().unwrap_or_default(),
+                _ => "",
+            };
+            self.field(key, value);
+        }
+    }
+
+    fn field(&mut self, key: &str, value: &str) {
+        match key {
+            "Query_time" => {
+                self.is_entry = true;
+                self.q.query_time = self.float(key, value);
+            }
+            "Lock_time" => self.q.lock_time = self.float(key, value),
+            "Rows_sent" => self.q.rows_sent = self.integer(key, value),
+            "Rows_examined" => self.q.rows_examined = self.integer(key, value),
+            "Id" => self.q.id = self.integer(key, value),
+            "Schema" => self.header_schema = non_empty(value).map(|v| unquote_identifier(&v)),
+            _ if value.is_empty() => {}
+            _ if RESERVED_KEYS.contains(&key) => {
+                self.warn(format!("{key}: header pair ignored, the name is a document field"))
+            }
+            _ => {
+                let typed = if STRING_KEYS.contains(&key) {
+                    FieldValue::Str(value.to_owned())
+                } else {
+                    infer(value)
+                };
+                match self.q.extra.iter_mut().find(|(k, _)| k == key) {
+                    // A repeated key (some servers repeat Rows_affected) keeps its last value:
+                    // a document with a duplicate field is refused by OpenSearch.
+                    Some(slot) => slot.1 = typed,
+                    None => self.q.extra.push((key.to_owned(), typed)),
+                }
+            }
+        }
+    }
+
+    /// Preamble lines, then the statement.
+    fn body(&mut self, body: &str) {
+        let mut use_line = None;
+        let mut admin = None;
+        let mut rest = body;
+        while !rest.is_empty() {
+            let (line, after) = match rest.find('\n') {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, ""),
+            };
+            let text = line.trim();
+            if text.is_empty() || set_timestamp_seconds(text).is_some() {
+            } else if let Some(schema) = use_schema(text) {
+                use_line = Some(text.trim_end_matches(';'));
+                self.q.schema = Some(unquote_identifier(schema));
+            } else if let Some(command) = text
+                .strip_prefix('#')
+                .and_then(|t| t.trim_start().strip_prefix("administrator command:"))
+            {
+                admin = Some(command.trim().trim_end_matches(';').trim_end());
+            } else {
+                break;
+            }
+            rest = after;
+        }
+        if let Some(header_schema) = self.header_schema.take() {
+            self.q.schema = Some(header_schema);
+        }
+
+        let statement = strip_statement_end(rest);
+        if !statement.is_empty() {
+            self.q.query_type = statement_keyword(statement);
+            self.set_query(statement.to_owned());
+        } else if let Some(command) = admin {
+            self.q.query_type = Some("ADMIN".to_owned());
+            self.set_query(format!("administrator command: {command}"));
+        } else if let Some(use_line) = use_line {
+            // The statement was `use db` itself.
+            self.q.query_type = Some("USE".to_owned());
+            self.set_query(use_line.to_owned());
+        }
+    }
+
+    fn set_query(&mut self, query: String) {
+        let fp = fingerprint(&query);
+        self.q.fingerprint_id = Some(fingerprint_id(&fp));
+        self.q.fingerprint = Some(fp);
+        self.q.query = Some(query);
+    }
+
+    fn finish(self) -> SlowQuery {
+        self.q
+    }
+
+    fn warn(&mut self, warning: String) {
+        self.q.warnings.push(warning);
+    }
+
+    /// A float field; a damaged value keeps its leading number (as pt-query-digest does) with a
+    /// warning, so `Query_time: 18446744073708.796870.000036` (a MySQL wrap-around) is still dated
+    /// and sortable, and flagged.
+    fn float(&mut self, key: &str, value: &str) -> Option<f64> {
+        if let Ok(v) = value.parse::<f64>() {
+            if v.is_finite() && value.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
+                return Some(v);
+            }
+        }
+        let prefix = numeric_prefix(value, true);
+        let parsed = prefix.parse::<f64>().ok().filter(|v| v.is_finite());
+        match parsed {
+            Some(_) => self.warn(format!("{key}: {value:?} is not a number; kept its leading number {prefix}")),
+            None => self.warn(format!("{key}: {value:?} is not a number")),
+        }
+        parsed
+    }
+
+    fn integer(&mut self, key: &str, value: &str) -> Option<i64> {
+        if let Ok(v) = value.parse::<i64>() {
+            return Some(v);
+        }
+        let prefix = numeric_prefix(value, false);
+        let parsed = prefix.parse::<i64>().ok();
+        match parsed {
+            Some(_) => self.warn(format!("{key}: {value:?} is not an integer; kept its leading number {prefix}")),
+            None => self.warn(format!("{key}: {value:?} is not an integer")),
+        }
+        parsed
+    }
+}
+
+/// `Key:` with a key of the shape servers write (`Query_time`, `QC_hit`, `InnoDB_IO_r_ops`).
+fn as_key(token: &str) -> Option<&str> {
+    let key = token.strip_suffix(':')?;
+    let mut bytes = key.bytes();
+    let first = bytes.next()?;
+    (first.is_ascii_uppercase() && key.len() <= 64 && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .then_some(key)
+}
+
+/// The type a value's text shows: integer, decimal, `Yes`/`No`, else a string (RFC 3339
+/// timestamps such as MySQL 8's `Start:`/`End:` stay strings, which OpenSearch maps as dates).
+fn infer(value: &str) -> FieldValue {
+    let digits = value.strip_prefix('-').unwrap_or(value);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return match value.parse::<i64>() {
+            Ok(v) => FieldValue::Int(v),
+            Err(_) => value.parse::<f64>().map_or_else(|_| FieldValue::Str(value.to_owned()), FieldValue::Float),
+        };
+    }
+    if let Some((int, frac)) = digits.split_once('.') {
+        if !int.is_empty()
+            && !frac.is_empty()
+            && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        {
+            if let Ok(v) = value.parse::<f64>() {
+                return FieldValue::Float(v);
+            }
+        }
+    }
+    if value.eq_ignore_ascii_case("yes") {
+        return FieldValue::Bool(true);
+    }
+    if value.eq_ignore_ascii_case("no") {
+        return FieldValue::Bool(false);
+    }
+    FieldValue::Str(value.to_owned())
+}
+
+fn numeric_prefix(value: &str, allow_fraction: bool) -> &str {
+    let bytes = value.as_bytes();
+    let mut end = usize::from(bytes.first() == Some(&b'-'));
+    while end < bytes.len() && bytes[end].is_ascii_digit() {
+        end += 1;
+    }
+    if allow_fraction && bytes.get(end) == Some(&b'.') {
+        let mut frac_end = end + 1;
+        while frac_end < bytes.len() && bytes[frac_end].is_ascii_digit() {
+            frac_end += 1;
+        }
+        if frac_end > end + 1 {
+            end = frac_end;
+        }
+    }
+    &value[..end]
+}
+
+/// `# Time:` value → (RFC 3339 text, epoch millis, the rest of the line).
+/// MySQL 5.7+: `2016-07-20T18:13:25.698433Z` (or with an offset under `log_timestamps=SYSTEM`);
+/// MySQL ≤ 5.6 and MariaDB: `071218 11:48:27` or `090127  1:23:34` (server-local, no zone).
+fn parse_time(value: &str) -> Result<(String, i64, &str), ()> {
+    let (first, rest) = split_token(value);
+    if first.contains('T') {
+        let parsed = DateTime::parse_from_rfc3339(first).map_err(|_| ())?;
+        return Ok((first.to_owned(), parsed.timestamp_millis(), rest));
+    }
+    let (clock, rest) = split_token(rest);
+    if first.len() != 6 || !first.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(());
+    }
+    let number = |range: std::ops::Range<usize>| first[range].parse::<u32>().map_err(|_| ());
+    let date = NaiveDate::from_ymd_opt(2000 + number(0..2)? as i32, number(2..4)?, number(4..6)?).ok_or(())?;
+    let mut parts = clock.split(':').map(|p| p.parse::<u32>().map_err(|_| ()));
+    let (h, m, s) = (parts.next().ok_or(())??, parts.next().ok_or(())??, parts.next().ok_or(())??);
+    if parts.next().is_some() {
+        return Err(());
+    }
+    let at = date.and_hms_opt(h, m, s).ok_or(())?;
+    Ok((at.format("%Y-%m-%dT%H:%M:%S").to_string(), at.and_utc().timestamp_millis(), rest))
+}
+
+fn split_token(text: &str) -> (&str, &str) {
+    let text = text.trim_start();
+    let end = text.find(char::is_whitespace).unwrap_or(text.len());
+    (&text[..end], &text[end..])
+}
+
+/// `SET timestamp=1469038405;` → its seconds.
+fn set_timestamp_seconds(line: &str) -> Option<i64> {
+    let rest = line.get(..14).filter(|p| p.eq_ignore_ascii_case("SET timestamp="))?;
+    let value = line[rest.len()..].strip_suffix(';')?;
+    let seconds = value.split('.').next()?;
+    seconds.parse().ok()
+}
+
+/// `use db;` → `db` (one identifier, possibly back-quoted).
+fn use_schema(line: &str) -> Option<&str> {
+    let prefix = line.get(..4)?;
+    if !prefix.eq_ignore_ascii_case("use ") {
+        return None;
+    }
+    let schema = line[4..].strip_suffix(';')?.trim();
+    (!schema.is_empty() && !schema.contains(char::is_whitespace)).then_some(schema)
+}
+
+fn unquote_identifier(name: &str) -> String {
+    name.strip_prefix('`').and_then(|n| n.strip_suffix('`')).unwrap_or(name).to_owned()
+}
+
+/// The statement without trailing whitespace, NUL padding and its final `;`.
+fn strip_statement_end(statement: &str) -> &str {
+    let trimmed = statement.trim_end_matches(|c: char| c.is_whitespace() || c == '\0');
+    let trimmed = trimmed.strip_suffix(';').unwrap_or(trimmed);
+    trimmed.trim_end_matches(|c: char| c.is_whitespace() || c == '\0').trim_start()
+}
+
+/// The first keyword of a statement, upper-cased, after comments and opening parentheses:
+/// `/* app */ (SELECT …` → `SELECT`; `/*!40101 SET …*/` → `SET`.
+fn statement_keyword(statement: &str) -> Option<String> {
+    let mut rest = statement;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(comment) = rest.strip_prefix("/*!") {
+            rest = comment.trim_start_matches(|c: char| c.is_ascii_digit());
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            rest = comment.split_once("*/").map_or("", |(_, after)| after);
+        } else if rest.starts_with("--") || rest.starts_with('#') {
+            rest = rest.split_once('\n').map_or("", |(_, after)| after);
+        } else {
+            break;
+        }
+    }
+    let end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+    (end > 0).then(|| rest[..end].to_ascii_uppercase())
+}
+
+fn non_empty(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
