@@ -194,6 +194,11 @@ impl<S: Sink> Handler<S> {
         &self.sink
     }
 
+    /// The sink back (tests read what a [`PrintSink`] wrote).
+    pub fn into_sink(self) -> S {
+        self.sink
+    }
+
     /// A Lambda event (or a saved one, or an on-failure destination record).
     pub async fn handle_event(&self, event: Value) -> Result<Summary, HandlerError> {
         let batches = event::decode(event)?;
