@@ -45,7 +45,9 @@ pub enum Command {
     /// Accepts a CloudWatch Logs subscription event ({"awslogs":{"data":…}}), Kinesis records
     /// carrying CloudWatch Logs data, or a Lambda on-failure destination record (the event under
     /// "requestPayload"), so failed invocations can be re-driven.
-    #[command(after_help = "Example:\n  logs-to-opensearch replay tests/fixtures/events/rds-mysql80-slowquery.json > bulk.ndjson")]
+    #[command(
+        after_help = "Example:\n  logs-to-opensearch replay tests/fixtures/events/rds-mysql80-slowquery.json > bulk.ndjson"
+    )]
     Replay {
         /// The event file; `-` reads standard input.
         event: PathBuf,
@@ -56,7 +58,9 @@ pub enum Command {
     /// written by a MySQL / MariaDB / Percona server. Entries start at their header lines; start-up
     /// banners become plain documents of their own. Document ids derive from the log group, log
     /// stream and file offset, so running the same backfill again overwrites, never duplicates.
-    #[command(after_help = "Example:\n  logs-to-opensearch slowlog mysql-slowquery.log --log-group /aws/rds/instance/prod-db-1/slowquery --log-stream prod-db-1")]
+    #[command(
+        after_help = "Example:\n  logs-to-opensearch slowlog mysql-slowquery.log --log-group /aws/rds/instance/prod-db-1/slowquery --log-stream prod-db-1"
+    )]
     Slowlog {
         /// The slow-log file; `-` reads standard input.
         file: PathBuf,
@@ -78,15 +82,35 @@ pub enum Command {
 /// Runs the CLI; returns the summary printed on stderr.
 pub async fn run(cli: Cli, config: Config) -> Result<()> {
     let config = Arc::new(config);
-    let sink = PrintSink::new(BufWriter::with_capacity(1 << 16, io::stdout().lock()), &config);
+    let sink = PrintSink::new(
+        BufWriter::with_capacity(1 << 16, io::stdout().lock()),
+        &config,
+    );
     let handler = Handler::new(Arc::clone(&config), sink);
     let summary = match cli.command {
         Command::Replay { event } => replay(&handler, &event).await?,
-        Command::Slowlog { file, log_group, log_stream, owner, batch_size } => {
-            slowlog(&handler, &file, log_group, log_stream, owner, batch_size as usize).await?
+        Command::Slowlog {
+            file,
+            log_group,
+            log_stream,
+            owner,
+            batch_size,
+        } => {
+            slowlog(
+                &handler,
+                &file,
+                log_group,
+                log_stream,
+                owner,
+                batch_size as usize,
+            )
+            .await?
         }
     };
-    eprintln!("logs-to-opensearch: {}", summary.line(&handler.sink().describe()));
+    eprintln!(
+        "logs-to-opensearch: {}",
+        summary.line(&handler.sink().describe())
+    );
     Ok(())
 }
 
@@ -95,7 +119,10 @@ async fn replay<S: Sink>(handler: &Handler<S>, path: &Path) -> Result<Summary> {
     let event: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(event::DecodeError::NotJson)
         .with_context(|| format!("{}: cannot replay", display(path)))?;
-    handler.handle_event(event).await.with_context(|| format!("{}: cannot replay", display(path)))
+    handler
+        .handle_event(event)
+        .await
+        .with_context(|| format!("{}: cannot replay", display(path)))
 }
 
 async fn slowlog<S: Sink>(
@@ -106,16 +133,34 @@ async fn slowlog<S: Sink>(
     owner: String,
     batch_size: usize,
 ) -> Result<Summary> {
-    let (reader, stream_default, modified): (Box<dyn BufRead>, String, SystemTime) = if is_stdin(path) {
-        (Box::new(io::stdin().lock()), "stdin".to_owned(), SystemTime::now())
-    } else {
-        let file = File::open(path).with_context(|| format!("{}: cannot open the slow-log file", path.display()))?;
-        let modified = file.metadata().and_then(|m| m.modified()).unwrap_or_else(|_| SystemTime::now());
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-        (Box::new(BufReader::with_capacity(1 << 16, file)), name, modified)
-    };
+    let (reader, stream_default, modified): (Box<dyn BufRead>, String, SystemTime) =
+        if is_stdin(path) {
+            (
+                Box::new(io::stdin().lock()),
+                "stdin".to_owned(),
+                SystemTime::now(),
+            )
+        } else {
+            let file = File::open(path)
+                .with_context(|| format!("{}: cannot open the slow-log file", path.display()))?;
+            let modified = file
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or_else(|_| SystemTime::now());
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            (
+                Box::new(BufReader::with_capacity(1 << 16, file)),
+                name,
+                modified,
+            )
+        };
     let log_stream = log_stream.unwrap_or(stream_default);
-    let fallback_ms = modified.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let fallback_ms = modified
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
     let mut maker = EventMaker::new(&log_group, &log_stream, fallback_ms);
 
     let new_batch = || LogsData {
@@ -145,9 +190,13 @@ async fn slowlog<S: Sink>(
 fn read_input(path: &Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     if is_stdin(path) {
-        io::stdin().lock().read_to_end(&mut bytes).context("cannot read the event from standard input")?;
+        io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .context("cannot read the event from standard input")?;
     } else {
-        bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the event file", path.display()))?;
+        bytes = std::fs::read(path)
+            .with_context(|| format!("{}: cannot read the event file", path.display()))?;
     }
     Ok(bytes)
 }
@@ -157,5 +206,9 @@ fn is_stdin(path: &Path) -> bool {
 }
 
 fn display(path: &Path) -> String {
-    if is_stdin(path) { "standard input".to_owned() } else { path.display().to_string() }
+    if is_stdin(path) {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    }
 }

@@ -80,18 +80,29 @@ pub struct DocumentBuilder {
 impl DocumentBuilder {
     pub fn new(index_prefix: &str, meta: StreamMeta) -> Self {
         let index = GroupIndex::new(index_prefix, &meta.log_group);
-        DocumentBuilder { meta: Arc::new(meta), index, last_index: None }
+        DocumentBuilder {
+            meta: Arc::new(meta),
+            index,
+            last_index: None,
+        }
     }
 
     /// One event → one document. Never fails.
     pub fn build(&mut self, event: LogEvent) -> Document {
         let mut warnings = Vec::new();
-        let LogEvent { id, timestamp, message, extracted_fields } = event;
+        let LogEvent {
+            id,
+            timestamp,
+            message,
+            extracted_fields,
+        } = event;
 
         let timestamp_ms = if (MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(&timestamp) {
             timestamp
         } else {
-            warnings.push(format!("@timestamp: event timestamp {timestamp} is out of range; used 1970-01-01"));
+            warnings.push(format!(
+                "@timestamp: event timestamp {timestamp} is out of range; used 1970-01-01"
+            ));
             0
         };
         let formatted = DateTime::from_timestamp_millis(timestamp_ms)
@@ -99,7 +110,10 @@ impl DocumentBuilder {
             .to_rfc3339_opts(SecondsFormat::Millis, true);
 
         let id = if id.is_empty() || id.len() > MAX_ID_BYTES {
-            warnings.push(format!("@id: event id of {} bytes is not usable as _id; derived one from the event", id.len()));
+            warnings.push(format!(
+                "@id: event id of {} bytes is not usable as _id; derived one from the event",
+                id.len()
+            ));
             self.derived_id(timestamp, &message)
         } else {
             id
@@ -142,7 +156,12 @@ impl DocumentBuilder {
     /// A stable id for an event whose own id is unusable: the same event always gets the same one.
     fn derived_id(&self, timestamp: i64, message: &str) -> String {
         let mut hash = Md5::new();
-        for part in [self.meta.log_group.as_bytes(), self.meta.log_stream.as_bytes(), &timestamp.to_be_bytes(), message.as_bytes()] {
+        for part in [
+            self.meta.log_group.as_bytes(),
+            self.meta.log_stream.as_bytes(),
+            &timestamp.to_be_bytes(),
+            message.as_bytes(),
+        ] {
             hash.update((part.len() as u64).to_be_bytes());
             hash.update(part);
         }
@@ -205,7 +224,15 @@ fn json_in_message(message: &str) -> Option<Map<String, Value>> {
 
 /// Names of the meta fields; fields of the body with these names are left out (the meta wins,
 /// as in the original function, and a duplicate key would make OpenSearch refuse the document).
-const META_FIELDS: &[&str] = &["@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream", "@parse_warnings"];
+const META_FIELDS: &[&str] = &[
+    "@id",
+    "@timestamp",
+    "@message",
+    "@owner",
+    "@log_group",
+    "@log_stream",
+    "@parse_warnings",
+];
 
 impl Serialize for Document {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -213,7 +240,10 @@ impl Serialize for Document {
         match &self.body {
             Body::SlowQuery(q) => serialize_slow_query(q, &mut map)?,
             Body::Fields(fields) => {
-                for (key, value) in fields.iter().filter(|(k, _)| !META_FIELDS.contains(&k.as_str())) {
+                for (key, value) in fields
+                    .iter()
+                    .filter(|(k, _)| !META_FIELDS.contains(&k.as_str()))
+                {
                     map.serialize_entry(key, value)?;
                 }
             }
@@ -233,7 +263,11 @@ impl Serialize for Document {
 }
 
 fn serialize_slow_query<M: SerializeMap>(q: &SlowQuery, map: &mut M) -> Result<(), M::Error> {
-    fn entry<M: SerializeMap, T: Serialize>(map: &mut M, key: &str, value: &Option<T>) -> Result<(), M::Error> {
+    fn entry<M: SerializeMap, T: Serialize>(
+        map: &mut M,
+        key: &str,
+        value: &Option<T>,
+    ) -> Result<(), M::Error> {
         match value {
             Some(value) => map.serialize_entry(key, value),
             None => Ok(()),
@@ -327,13 +361,23 @@ mod tests {
 
     #[test]
     fn json_object_in_message_becomes_fields_and_meta_wins() {
-        let doc = builder().build(event("INFO request {\"status\": 500, \"@id\": \"spoofed\", \"n\": {\"a\": 1}}", None));
+        let doc = builder().build(event(
+            "INFO request {\"status\": 500, \"@id\": \"spoofed\", \"n\": {\"a\": 1}}",
+            None,
+        ));
         let s = source(&doc);
         assert_eq!(s["status"], json!(500));
         assert_eq!(s["n"], json!({"a": 1}));
-        assert_eq!(s["@id"], json!("37000000000000000000000000000000000000000000000000000001"));
+        assert_eq!(
+            s["@id"],
+            json!("37000000000000000000000000000000000000000000000000000001")
+        );
         let text = serde_json::to_string(&doc).unwrap();
-        assert_eq!(text.matches("\"@id\"").count(), 1, "no duplicate keys: {text}");
+        assert_eq!(
+            text.matches("\"@id\"").count(),
+            1,
+            "no duplicate keys: {text}"
+        );
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! Deliberate differences from pt-query-digest, each a bug there that would split or mangle groups:
 //! - `ASC` after `ORDER BY` is dropped only as a whole word (pt turns `ORDER BY ascii_col` into
 //!   `order by ii_col`);
-//! - trailing whitespace is trimmed as well as leading whitespace.
+//! - trailing whitespace is trimmed as well as leading whitespace;
+//! - `CALL  proc(…)` is `call proc` whatever the spacing (pt keeps the spaces, splitting groups).
 //!
 //! Pure: no I/O, no logging. Regexes are compiled once, beside the step that uses them.
 
@@ -24,11 +25,12 @@ fn regex(pattern: &str) -> Regex {
 }
 
 /// `SELECT /*!40001 SQL_NO_CACHE */ * FROM `…: mysqldump's table scans, all one group.
-static MYSQLDUMP: LazyLock<Regex> = LazyLock::new(|| regex(r"\ASELECT /\*!40001 SQL_NO_CACHE \*/ \* FROM `"));
+static MYSQLDUMP: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"\ASELECT /\*!40001 SQL_NO_CACHE \*/ \* FROM `"));
 /// Percona Toolkit tools tag their queries with `/*db.tbl:1/2*/`.
 static PERCONA_TOOLKIT: LazyLock<Regex> = LazyLock::new(|| regex(r"/\*\w+\.\w+:[0-9]/[0-9]\*/"));
-/// `CALL proc(…)`: capture 1 is `call proc`, the arguments are not part of the shape.
-static CALL: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i)\A\s*(call\s+\S+)\("));
+/// `CALL proc(…)`: capture 1 is the procedure; the arguments are not part of the shape.
+static CALL: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i)\A\s*call\s+(\S+)\("));
 /// A multi-row INSERT/REPLACE: capture 1 is the statement up to the end of its first tuple.
 static MULTI_ROW_INSERT: LazyLock<Regex> = LazyLock::new(|| {
     regex(r"(?is)\A((?:INSERT|REPLACE)(?: IGNORE)?\s+INTO.+?VALUES\s*\(.*?\))\s*,\s*\(")
@@ -74,7 +76,7 @@ pub fn fingerprint(query: &str) -> String {
         return query.to_owned();
     }
     if let Some(call) = CALL.captures(query) {
-        return call[1].to_ascii_lowercase();
+        return format!("call {}", call[1].to_ascii_lowercase());
     }
     // Shorten multi-row INSERTs first: their VALUES lists can be megabytes long.
     let query = match MULTI_ROW_INSERT.captures(query) {
@@ -237,6 +239,7 @@ mod tests {
         ("administrator commands kept as they are", "administrator command: Init DB", "administrator command: Init DB"),
         ("call name special case", "CALL foo(1, 2, 3)", "call foo"),
         ("call keeps a schema-qualified name", "  call db.proc_name('x')", "call db.proc_name"),
+        ("call ignores spacing", "CALL\n   Proc(1)", "call proc"),
         ("multi-row insert cut to first tuple", "INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'), (3, 'z')", "insert into t (a, b) values(?+)"),
         ("multi-row replace cut to first tuple", "REPLACE INTO t VALUES (1),(2)", "replace into t values(?+)"),
         ("insert ignore cut to first tuple", "INSERT IGNORE INTO t VALUES (1),(2)", "insert ignore into t values(?+)"),
@@ -285,7 +288,9 @@ mod tests {
         let full = format!("{:X}", Md5::digest(b"select ?"));
         assert_eq!(id.len(), 16);
         assert_eq!(id, full[16..]);
-        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
     }
 
     #[test]

@@ -18,7 +18,10 @@ const DATE_SUFFIX_BYTES: usize = "-2026.11.21".len();
 
 /// Characters OpenSearch refuses in an index name (`MetadataCreateIndexService.validateIndexOrAliasName`).
 pub fn is_forbidden(c: char) -> bool {
-    matches!(c, '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ' ' | ',' | '#' | ':') || c.is_whitespace()
+    matches!(
+        c,
+        '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ' ' | ',' | '#' | ':'
+    ) || c.is_whitespace()
 }
 
 /// Names indices for one log group; caches the last day it named.
@@ -44,7 +47,10 @@ impl GroupIndex {
         let room = MAX_INDEX_NAME_BYTES - DATE_SUFFIX_BYTES;
         if base.len() > room {
             let hash = Md5::digest(log_group.as_bytes());
-            let tag = format!("-{:02x}{:02x}{:02x}{:02x}", hash[0], hash[1], hash[2], hash[3]);
+            let tag = format!(
+                "-{:02x}{:02x}{:02x}{:02x}",
+                hash[0], hash[1], hash[2], hash[3]
+            );
             let mut cut = room - tag.len();
             while !base.is_char_boundary(cut) {
                 cut -= 1;
@@ -52,7 +58,10 @@ impl GroupIndex {
             base.truncate(cut);
             base.push_str(&tag);
         }
-        GroupIndex { base, last_day: None }
+        GroupIndex {
+            base,
+            last_day: None,
+        }
     }
 
     /// The index for an event at `timestamp_ms` (UTC day). Timestamps chrono cannot represent
@@ -61,7 +70,13 @@ impl GroupIndex {
         let day = timestamp_ms.div_euclid(86_400_000);
         if self.last_day.as_ref().is_none_or(|(d, _)| *d != day) {
             let date = DateTime::from_timestamp_millis(timestamp_ms).unwrap_or_default();
-            let name = format!("{}-{:04}.{:02}.{:02}", self.base, date.year(), date.month(), date.day());
+            let name = format!(
+                "{}-{:04}.{:02}.{:02}",
+                self.base,
+                date.year(),
+                date.month(),
+                date.day()
+            );
             self.last_day = Some((day, name));
         }
         self.last_day.as_ref().map_or("", |(_, name)| name.as_str())
@@ -79,7 +94,9 @@ fn sanitise(log_group: &str) -> String {
             out.extend(c.to_lowercase());
         }
     }
-    let trimmed = out.trim_start_matches(['-', '_', '+', '.']).trim_end_matches('-');
+    let trimmed = out
+        .trim_start_matches(['-', '_', '+', '.'])
+        .trim_end_matches('-');
     trimmed.to_owned()
 }
 
@@ -90,18 +107,29 @@ mod tests {
     const NOV_21_2026: i64 = 1_795_255_200_000; // 2026-11-21T10:00:00Z
 
     fn name(prefix: &str, group: &str) -> String {
-        GroupIndex::new(prefix, group).for_timestamp(NOV_21_2026).to_owned()
+        GroupIndex::new(prefix, group)
+            .for_timestamp(NOV_21_2026)
+            .to_owned()
     }
 
     #[test]
     fn names_rds_slowquery_group_as_the_contract_says() {
-        assert_eq!(name("cwl", "/aws/rds/instance/prod-db-1/slowquery"), "cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21");
-        assert_eq!(name("cwl", "/aws/rds/cluster/Aurora-Main/slowquery"), "cwl-aws-rds-cluster-aurora-main-slowquery-2026.11.21");
+        assert_eq!(
+            name("cwl", "/aws/rds/instance/prod-db-1/slowquery"),
+            "cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21"
+        );
+        assert_eq!(
+            name("cwl", "/aws/rds/cluster/Aurora-Main/slowquery"),
+            "cwl-aws-rds-cluster-aurora-main-slowquery-2026.11.21"
+        );
     }
 
     #[test]
     fn uses_the_configured_prefix() {
-        assert_eq!(name("rds-logs", "/aws/rds/instance/db/slowquery"), "rds-logs-aws-rds-instance-db-slowquery-2026.11.21");
+        assert_eq!(
+            name("rds-logs", "/aws/rds/instance/db/slowquery"),
+            "rds-logs-aws-rds-instance-db-slowquery-2026.11.21"
+        );
     }
 
     #[test]

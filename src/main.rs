@@ -6,14 +6,24 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
-    let cli = if in_lambda { None } else { Some(cli::Cli::parse()) };
+    let cli = if in_lambda {
+        None
+    } else {
+        Some(cli::Cli::parse())
+    };
     if in_lambda {
         // JSON logs when the function's log format is JSON (AWS_LAMBDA_LOG_FORMAT).
         lambda_runtime::tracing::init_default_subscriber();
     } else {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+        use std::io::IsTerminal;
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .init();
     }
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -23,7 +33,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("logs-to-opensearch: cannot start the async runtime: {e}");
@@ -31,7 +44,9 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli {
-        None => runtime.block_on(lambda::run(config)).map_err(|e| anyhow::anyhow!(e)),
+        None => runtime
+            .block_on(lambda::run(config))
+            .map_err(|e| anyhow::anyhow!(e)),
         Some(cli) => runtime.block_on(cli::run(cli, config)),
     };
     match result {

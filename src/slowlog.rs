@@ -77,7 +77,14 @@ pub struct SlowQuery {
 const STRING_KEYS: &[&str] = &["InnoDB_trx_id", "Log_slow_rate_type", "Schema"];
 /// Field names of the document contract that a `Key: value` pair must not overwrite.
 const RESERVED_KEYS: &[&str] = &[
-    "Time", "User", "Host", "IP", "Query", "Query_type", "Fingerprint", "Fingerprint_id",
+    "Time",
+    "User",
+    "Host",
+    "IP",
+    "Query",
+    "Query_type",
+    "Fingerprint",
+    "Fingerprint_id",
 ];
 
 /// Parses one entry. `None` when the text is not a slow-log entry (no `# Query_time:` and no
@@ -92,7 +99,9 @@ pub fn parse(entry: &str) -> Option<SlowQuery> {
             pos += line.len();
             continue;
         }
-        let Some(header) = text.strip_prefix('#') else { break };
+        let Some(header) = text.strip_prefix('#') else {
+            break;
+        };
         let header = header.trim_start();
         if header.starts_with("administrator command:") {
             break; // part of the body
@@ -183,11 +192,17 @@ impl Parser {
             Some((user, rest)) => (user.trim(), rest.trim_end_matches(']').trim()),
             None => (user_part.trim(), ""),
         };
-        let user = if user.is_empty() { privilege_user } else { user };
+        let user = if user.is_empty() {
+            privilege_user
+        } else {
+            user
+        };
         self.q.user = non_empty(user);
 
         let host_part = host_part.trim_start();
-        let host_end = host_part.find(|c: char| c.is_whitespace() || c == '[').unwrap_or(host_part.len());
+        let host_end = host_part
+            .find(|c: char| c.is_whitespace() || c == '[')
+            .unwrap_or(host_part.len());
         let mut host = &host_part[..host_end];
         let mut rest = host_part[host_end..].trim_start();
         if let Some(bracketed) = rest.strip_prefix('[') {
@@ -234,9 +249,9 @@ impl Parser {
             "Id" => self.q.id = self.integer(key, value),
             "Schema" => self.header_schema = non_empty(value).map(|v| unquote_identifier(&v)),
             _ if value.is_empty() => {}
-            _ if RESERVED_KEYS.contains(&key) => {
-                self.warn(format!("{key}: header pair ignored, the name is a document field"))
-            }
+            _ if RESERVED_KEYS.contains(&key) => self.warn(format!(
+                "{key}: header pair ignored, the name is a document field"
+            )),
             _ => {
                 let typed = if STRING_KEYS.contains(&key) {
                     FieldValue::Str(value.to_owned())
@@ -316,14 +331,20 @@ impl Parser {
     /// and sortable, and flagged.
     fn float(&mut self, key: &str, value: &str) -> Option<f64> {
         if let Ok(v) = value.parse::<f64>() {
-            if v.is_finite() && value.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
+            if v.is_finite()
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+            {
                 return Some(v);
             }
         }
         let prefix = numeric_prefix(value, true);
         let parsed = prefix.parse::<f64>().ok().filter(|v| v.is_finite());
         match parsed {
-            Some(_) => self.warn(format!("{key}: {value:?} is not a number; kept its leading number {prefix}")),
+            Some(_) => self.warn(format!(
+                "{key}: {value:?} is not a number; kept its leading number {prefix}"
+            )),
             None => self.warn(format!("{key}: {value:?} is not a number")),
         }
         parsed
@@ -336,7 +357,9 @@ impl Parser {
         let prefix = numeric_prefix(value, false);
         let parsed = prefix.parse::<i64>().ok();
         match parsed {
-            Some(_) => self.warn(format!("{key}: {value:?} is not an integer; kept its leading number {prefix}")),
+            Some(_) => self.warn(format!(
+                "{key}: {value:?} is not an integer; kept its leading number {prefix}"
+            )),
             None => self.warn(format!("{key}: {value:?} is not an integer")),
         }
         parsed
@@ -348,8 +371,10 @@ fn as_key(token: &str) -> Option<&str> {
     let key = token.strip_suffix(':')?;
     let mut bytes = key.bytes();
     let first = bytes.next()?;
-    (first.is_ascii_uppercase() && key.len() <= 64 && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-        .then_some(key)
+    (first.is_ascii_uppercase()
+        && key.len() <= 64
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    .then_some(key)
 }
 
 /// The type a value's text shows: integer, decimal, `Yes`/`No`, else a string (RFC 3339
@@ -359,7 +384,9 @@ fn infer(value: &str) -> FieldValue {
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         return match value.parse::<i64>() {
             Ok(v) => FieldValue::Int(v),
-            Err(_) => value.parse::<f64>().map_or_else(|_| FieldValue::Str(value.to_owned()), FieldValue::Float),
+            Err(_) => value
+                .parse::<f64>()
+                .map_or_else(|_| FieldValue::Str(value.to_owned()), FieldValue::Float),
         };
     }
     if let Some((int, frac)) = digits.split_once('.') {
@@ -413,14 +440,33 @@ fn parse_time(value: &str) -> Result<(String, i64, &str), ()> {
         return Err(());
     }
     let number = |range: std::ops::Range<usize>| first[range].parse::<u32>().map_err(|_| ());
-    let date = NaiveDate::from_ymd_opt(2000 + number(0..2)? as i32, number(2..4)?, number(4..6)?).ok_or(())?;
+    let date = NaiveDate::from_ymd_opt(2000 + number(0..2)? as i32, number(2..4)?, number(4..6)?)
+        .ok_or(())?;
+    // Some servers add a fraction: `121123 19:56:06.0000001967`.
+    let (clock, fraction) = clock.split_once('.').unwrap_or((clock, ""));
     let mut parts = clock.split(':').map(|p| p.parse::<u32>().map_err(|_| ()));
-    let (h, m, s) = (parts.next().ok_or(())??, parts.next().ok_or(())??, parts.next().ok_or(())??);
-    if parts.next().is_some() {
+    let (h, m, s) = (
+        parts.next().ok_or(())??,
+        parts.next().ok_or(())??,
+        parts.next().ok_or(())??,
+    );
+    if parts.next().is_some() || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return Err(());
     }
-    let at = date.and_hms_opt(h, m, s).ok_or(())?;
-    Ok((at.format("%Y-%m-%dT%H:%M:%S").to_string(), at.and_utc().timestamp_millis(), rest))
+    let nanos = format!("{:0<9}", &fraction[..fraction.len().min(9)])
+        .parse::<u32>()
+        .map_err(|_| ())?;
+    let at = date.and_hms_nano_opt(h, m, s, nanos).ok_or(())?;
+    let format = if fraction.is_empty() {
+        "%Y-%m-%dT%H:%M:%S"
+    } else {
+        "%Y-%m-%dT%H:%M:%S%.f"
+    };
+    Ok((
+        at.format(format).to_string(),
+        at.and_utc().timestamp_millis(),
+        rest,
+    ))
 }
 
 fn split_token(text: &str) -> (&str, &str) {
@@ -431,7 +477,9 @@ fn split_token(text: &str) -> (&str, &str) {
 
 /// `SET timestamp=1469038405;` → its seconds.
 fn set_timestamp_seconds(line: &str) -> Option<i64> {
-    let rest = line.get(..14).filter(|p| p.eq_ignore_ascii_case("SET timestamp="))?;
+    let rest = line
+        .get(..14)
+        .filter(|p| p.eq_ignore_ascii_case("SET timestamp="))?;
     let value = line[rest.len()..].strip_suffix(';')?;
     let seconds = value.split('.').next()?;
     seconds.parse().ok()
@@ -448,14 +496,19 @@ fn use_schema(line: &str) -> Option<&str> {
 }
 
 fn unquote_identifier(name: &str) -> String {
-    name.strip_prefix('`').and_then(|n| n.strip_suffix('`')).unwrap_or(name).to_owned()
+    name.strip_prefix('`')
+        .and_then(|n| n.strip_suffix('`'))
+        .unwrap_or(name)
+        .to_owned()
 }
 
 /// The statement without trailing whitespace, NUL padding and its final `;`.
 fn strip_statement_end(statement: &str) -> &str {
     let trimmed = statement.trim_end_matches(|c: char| c.is_whitespace() || c == '\0');
     let trimmed = trimmed.strip_suffix(';').unwrap_or(trimmed);
-    trimmed.trim_end_matches(|c: char| c.is_whitespace() || c == '\0').trim_start()
+    trimmed
+        .trim_end_matches(|c: char| c.is_whitespace() || c == '\0')
+        .trim_start()
 }
 
 /// The first keyword of a statement, upper-cased, after comments and opening parentheses:
@@ -474,7 +527,9 @@ fn statement_keyword(statement: &str) -> Option<String> {
             break;
         }
     }
-    let end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
     (end > 0).then(|| rest[..end].to_ascii_uppercase())
 }
 

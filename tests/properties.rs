@@ -1,0 +1,154 @@
+//! Properties: no input panics (arbitrary text, mutations of real entries), every document
+//! serializes to one valid NDJSON line, fingerprints ignore literal values and layout, and events
+//! survive the gzip/base64 round trip.
+
+mod common;
+
+use logs_to_opensearch::bulk::Encoder;
+use logs_to_opensearch::document::{DocumentBuilder, StreamMeta};
+use logs_to_opensearch::event::{self, LogEvent};
+use logs_to_opensearch::fingerprint::fingerprint;
+use logs_to_opensearch::slowlog;
+use logs_to_opensearch::slowlog_file::EntrySplitter;
+use proptest::prelude::*;
+use serde_json::Value;
+
+fn entries() -> Vec<String> {
+    let dir = common::fixture("entries");
+    let mut texts: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned())
+        .collect();
+    texts.sort();
+    texts
+}
+
+/// Builds a document and its bulk item; checks the item is two valid JSON lines carrying the message.
+fn check_document(message: String) {
+    let meta = StreamMeta {
+        owner: "1".into(),
+        log_group: "/aws/rds/instance/db/slowquery".into(),
+        log_stream: "db".into(),
+    };
+    let doc = DocumentBuilder::new("cwl", meta).build(LogEvent {
+        id: "1".into(),
+        timestamp: 1_795_256_131_000,
+        message: message.clone(),
+        extracted_fields: None,
+    });
+    let body = Encoder::default().encode_all([&doc]);
+    let text = std::str::from_utf8(&body).unwrap();
+    let lines: Vec<&str> = text.split_terminator('\n').collect();
+    assert_eq!(lines.len(), 2, "one action line and one source line");
+    let source: Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(source["@message"], Value::String(message));
+    if let Some(q) = doc.slow_query() {
+        if let Some(v) = q.query_time {
+            assert!(v.is_finite());
+        }
+    }
+}
+
+/// Random edits of a real entry: delete, insert, duplicate, truncate.
+fn mutated_entry() -> impl Strategy<Value = String> {
+    let entries = entries();
+    (
+        0..entries.len(),
+        prop::collection::vec(
+            (
+                0usize..4,
+                any::<prop::sample::Index>(),
+                any::<prop::sample::Index>(),
+                ".{0,12}",
+            ),
+            1..6,
+        ),
+    )
+        .prop_map(move |(which, edits)| {
+            let mut text: Vec<char> = entries[which].chars().collect();
+            for (kind, a, b, insert) in edits {
+                if text.is_empty() {
+                    break;
+                }
+                let (i, j) = (a.index(text.len()), b.index(text.len()));
+                let (lo, hi) = (i.min(j), i.max(j));
+                match kind {
+                    0 => drop(text.drain(lo..hi)),
+                    1 => {
+                        let at = lo;
+                        for (k, c) in insert.chars().enumerate() {
+                            text.insert(at + k, c);
+                        }
+                    }
+                    2 => {
+                        let copy: Vec<char> = text[lo..hi].to_vec();
+                        text.splice(hi..hi, copy);
+                    }
+                    _ => text.truncate(hi),
+                }
+            }
+            text.into_iter().collect()
+        })
+}
+
+proptest! {
+    #[test]
+    fn parsing_arbitrary_text_never_panics(text in any::<String>()) {
+        let _ = slowlog::parse(&text);
+        let _ = slowlog::entry_time_millis(&text);
+        let _ = fingerprint(&text);
+        check_document(text);
+    }
+
+    #[test]
+    fn header_like_text_never_panics(text in "(# (Time|User@Host|Query_time|Schema|Id|Thread_id): ?[ -~]{0,40}\n){0,6}[ -~\n]{0,80}") {
+        let _ = slowlog::parse(&text);
+        check_document(text);
+    }
+
+    #[test]
+    fn mutated_real_entries_never_panic_and_stay_indexable(text in mutated_entry()) {
+        let _ = fingerprint(&text);
+        check_document(text);
+    }
+
+    #[test]
+    fn splitting_arbitrary_bytes_never_panics_and_keeps_every_line(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        let entries: Vec<_> = EntrySplitter::new(&bytes[..]).collect::<std::io::Result<_>>().unwrap();
+        let kept: String = entries.iter().map(|e| e.text.as_str()).collect();
+        let original = String::from_utf8_lossy(&bytes);
+        let non_blank = |t: &str| t.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect::<Vec<_>>();
+        prop_assert_eq!(non_blank(&kept), non_blank(&original));
+    }
+
+    #[test]
+    fn fingerprint_ignores_number_and_string_values(n in any::<i64>(), m in any::<u32>(), s in "[a-zA-Z0-9 _.@-]{0,20}") {
+        let base = fingerprint("SELECT * FROM orders WHERE id = 1 AND email = 'x' LIMIT 5");
+        let other = fingerprint(&format!("SELECT * FROM orders WHERE id = {n} AND email = '{s}' LIMIT {m}"));
+        prop_assert_eq!(other, base);
+    }
+
+    #[test]
+    fn fingerprint_ignores_layout(which in any::<prop::sample::Index>(), spaces in "[ \t\n]{1,4}") {
+        // SQL statements only: `administrator command: X` is matched by its exact prefix, as in pt.
+        let queries: Vec<String> = entries()
+            .iter()
+            .filter_map(|e| slowlog::parse(e)?.query)
+            .filter(|q| !q.starts_with("administrator command:"))
+            .collect();
+        let query = which.get(&queries);
+        // Widen every run of spaces; the fingerprint must not move.
+        let widened = query.replace(' ', &format!(" {spaces}"));
+        prop_assert_eq!(fingerprint(&widened), fingerprint(query), "query: {}", query);
+    }
+
+    #[test]
+    fn events_survive_the_gzip_base64_round_trip(messages in prop::collection::vec(any::<String>(), 0..5), group in "/[a-z0-9/_.-]{1,30}") {
+        let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
+        let payload = common::payload(&group, "s", &refs);
+        let batches = event::decode(common::awslogs_event(&payload)).unwrap();
+        let decoded: Vec<&str> = batches[0].log_events.iter().map(|e| e.message.as_str()).collect();
+        prop_assert_eq!(decoded, refs);
+        prop_assert_eq!(&batches[0].log_group, &group);
+    }
+}
