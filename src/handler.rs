@@ -159,13 +159,20 @@ impl Summary {
     }
 }
 
-/// Why an invocation failed.
-#[derive(Debug, thiserror::Error)]
+/// Why an invocation failed. `Debug` prints the same sentence as `Display` (the Lambda runtime
+/// logs errors with `{:?}`).
+#[derive(thiserror::Error)]
 pub enum HandlerError {
     #[error("cannot decode the event: {0}")]
     Decode(#[from] DecodeError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+}
+
+impl std::fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl HandlerError {
