@@ -182,6 +182,7 @@ fn main() {
         "{:>7} {:>9} {:>11} {:>11} {:>11} {:>12} {:>6}",
         "events", "input", "floor MB/s", "full MB/s", "full ms", "full ev/s", "ratio"
     );
+    let mut stages = Vec::new();
     for (count, seed) in [(1_000u64, 1u64), (1_165, 2), (10_000, 3)] {
         let (event, raw_bytes) = batch(count, seed);
         let floor = measure(runs, || {
@@ -200,7 +201,31 @@ fn main() {
             body_bytes = body.len();
             black_box(body);
         });
+        let documents = measure(runs, || {
+            let batches = event::decode(black_box(event.clone())).unwrap();
+            for batch in batches {
+                black_box(build_documents(&config, batch));
+            }
+        });
+        let queries: Vec<String> = event::decode(event.clone())
+            .unwrap()
+            .into_iter()
+            .flat_map(|b| b.log_events)
+            .filter_map(|e| logs_to_opensearch::slowlog::parse(&e.message)?.query)
+            .collect();
+        let fingerprints = measure(runs, || {
+            for q in &queries {
+                black_box(logs_to_opensearch::fingerprint::fingerprint(black_box(q)));
+            }
+        });
         let mbps = |d: Duration| raw_bytes as f64 / d.as_secs_f64() / 1e6;
+        stages.push(format!(
+            "{count:>7}: decode {:.2} ms, +documents {:.2} ms (of which fingerprints {:.2} ms), +bulk body {:.2} ms",
+            floor.as_secs_f64() * 1e3,
+            (documents - floor).as_secs_f64() * 1e3,
+            fingerprints.as_secs_f64() * 1e3,
+            (full.saturating_sub(documents)).as_secs_f64() * 1e3
+        ));
         println!(
             "{count:>7} {:>8.2}M {:>11.1} {:>11.1} {:>11.2} {:>12.0} {:>6.2}",
             raw_bytes as f64 / (1 << 20) as f64,
@@ -213,4 +238,8 @@ fn main() {
         assert!(body_bytes > raw_bytes, "the body carries every entry");
     }
     println!("(medians of {runs} runs; MB/s of decompressed input; ratio = full throughput / floor throughput)");
+    println!("where the time goes (medians; differences of medians):");
+    for line in stages {
+        println!("  {line}");
+    }
 }

@@ -35,21 +35,9 @@ static CALL: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i)\A\s*call\s+(\S+)\("
 static MULTI_ROW_INSERT: LazyLock<Regex> = LazyLock::new(|| {
     regex(r"(?is)\A((?:INSERT|REPLACE)(?: IGNORE)?\s+INTO.+?VALUES\s*\(.*?\))\s*,\s*\(")
 });
-/// `/* … */` comments, but not MySQL's executable `/*! … */` ones.
-static MULTI_LINE_COMMENT: LazyLock<Regex> = LazyLock::new(|| regex(r"(?s)/\*[^!].*?\*/"));
-/// `-- …` and `# …` to the end of the line, unless a quote follows on that line.
-static ONE_LINE_COMMENT: LazyLock<Regex> = LazyLock::new(|| regex(r#"(?mR)(?:--|#)[^'"\r\n]*$"#));
 /// `use db` alone is a statement of its own shape.
 static USE_DB: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i)\Ause \S+\z"));
-static ESCAPED_QUOTE: LazyLock<Regex> = LazyLock::new(|| regex(r#"\\["']"#));
-static DOUBLE_QUOTED: LazyLock<Regex> = LazyLock::new(|| regex(r#"(?s)".*?""#));
-static SINGLE_QUOTED: LazyLock<Regex> = LazyLock::new(|| regex(r"(?s)'.*?'"));
 static BOOLEAN: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i-u)\bfalse\b|\btrue\b"));
-/// pt's broad number rule: anything that starts like a number and continues with hex digits, dots,
-/// `x`, `b`, signs (`5`, `-6.00`, `0e0`, `0x1f`, `0b101`, `1.2.3.4`), when it starts a word.
-static NUMBER: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\b)[0-9+-][0-9a-f.xb+-]*"));
-/// What the number rule leaves behind: the sign of `-?`, the `x` of `x'…'`, the dot of `.5`.
-static NUMBER_LEFTOVER: LazyLock<Regex> = LazyLock::new(|| regex(r"[xb.+-]\?"));
 static NULL: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\bnull\b)"));
 /// `IN (?, ?)` and `VALUES (?, ?), (?, ?)`: capture 1 is the keyword.
 static IN_VALUES_LIST: LazyLock<Regex> =
@@ -66,55 +54,89 @@ static ASC: LazyLock<Regex> = LazyLock::new(|| regex(r"\s+asc(?-u:\b)"));
 ///            "select * from t where id in(?+) limit ?");
 /// ```
 pub fn fingerprint(query: &str) -> String {
-    if MYSQLDUMP.is_match(query) {
+    // Each regex below is guarded by a literal it needs: a regex search has a fixed cost of
+    // hundreds of instructions even when it cannot match, and most queries need few of them.
+    if query.starts_with("SELECT /*!40001 SQL_NO_CACHE */ * FROM `") && MYSQLDUMP.is_match(query) {
         return "mysqldump".to_owned();
     }
-    if PERCONA_TOOLKIT.is_match(query) {
+    if query.contains("/*") && PERCONA_TOOLKIT.is_match(query) {
         return "percona-toolkit".to_owned();
     }
     if query.starts_with("administrator command: ") {
         return query.to_owned();
     }
-    if let Some(call) = CALL.captures(query) {
-        return format!("call {}", call[1].to_ascii_lowercase());
+    if starts_with_keyword(query.trim_start(), "call") {
+        if let Some(call) = CALL.captures(query) {
+            return format!("call {}", call[1].to_ascii_lowercase());
+        }
     }
     // Shorten multi-row INSERTs first: their VALUES lists can be megabytes long.
-    let query = match MULTI_ROW_INSERT.captures(query) {
-        Some(first_row) => first_row.get(1).map_or(query, |m| m.as_str()),
-        None => query,
-    };
+    let query = first_row_of_multi_row_insert(query).unwrap_or(query);
 
-    let q = MULTI_LINE_COMMENT.replace_all(query, "");
-    let q = replace(q, &ONE_LINE_COMMENT, "");
-    if USE_DB.is_match(q.trim()) {
+    let q = remove_multi_line_comments(query);
+    let q = remove_one_line_comments(q);
+    if starts_with_keyword(q.trim_start(), "use ") && USE_DB.is_match(q.trim()) {
         return "use ?".to_owned();
     }
-    let q = replace(q, &ESCAPED_QUOTE, "");
-    let q = replace(q, &DOUBLE_QUOTED, "?");
-    let q = replace(q, &SINGLE_QUOTED, "?");
-    let q = replace(q, &BOOLEAN, "?");
-    let q = replace(q, &NUMBER, "?");
-    let q = replace(q, &NUMBER_LEFTOVER, "?");
-
-    let mut q = collapse_whitespace(&q);
-    q.make_ascii_lowercase();
-    let q = replace(Cow::Owned(q), &NULL, "?");
-    let q = replace(q, &IN_VALUES_LIST, "$1(?+)");
-    let q = collapse_union(&q);
-    let q = match LIMIT.find(&q) {
-        Some(m) => format!("{}limit ?{}", &q[..m.start()], &q[m.end()..]),
-        None => q,
+    let q = remove_escaped_quotes(q);
+    let q = replace_quoted(q, b'"');
+    let q = replace_quoted(q, b'\'');
+    let q = if contains_ignore_ascii_case(&q, "true") || contains_ignore_ascii_case(&q, "false") {
+        replace(q, &BOOLEAN, "?")
+    } else {
+        q
     };
-    drop_asc_after_order_by(q)
+    let mut q = replace_numbers_collapse_lowercase(&q);
+    if q.contains("null") {
+        q = replace(Cow::Owned(q), &NULL, "?").into_owned();
+    }
+    // The keyword is followed by `[ ,]*(` (whitespace is single spaces by now).
+    if ["in(", "in (", "in,", "in ,", "value"]
+        .iter()
+        .any(|k| q.contains(k))
+    {
+        q = replace(Cow::Owned(q), &IN_VALUES_LIST, "$1(?+)").into_owned();
+    }
+    if q.contains(" union ") {
+        q = collapse_union(&q);
+    }
+    if q.contains("limit ?") {
+        if let Some(m) = LIMIT.find(&q) {
+            q = format!("{}limit ?{}", &q[..m.start()], &q[m.end()..]);
+        }
+    }
+    if q.contains("order by ") {
+        q = drop_asc_after_order_by(q);
+    }
+    q
+}
+
+/// `text` starts with `keyword`, ignoring ASCII case.
+fn starts_with_keyword(text: &str, keyword: &str) -> bool {
+    text.as_bytes()
+        .get(..keyword.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(keyword.as_bytes()))
+}
+
+/// `needle` (lower-case ASCII) occurs in `haystack`, ignoring ASCII case.
+fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
+    let (hay, needle) = (haystack.as_bytes(), needle.as_bytes());
+    let first = needle[0];
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay).any(|at| {
+        hay.get(at..at + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    })
 }
 
 /// A short stable id of a fingerprint: pt-query-digest's query checksum, the last 16 hex digits
 /// of the MD5 of the fingerprint, upper-case (pt-query-digest prints it as `0x…` in its reports).
 pub fn fingerprint_id(fingerprint: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let digest = Md5::digest(fingerprint.as_bytes());
     let mut id = String::with_capacity(16);
     for byte in &digest[8..] {
-        id.push_str(&format!("{byte:02X}"));
+        id.push(char::from(HEX[usize::from(byte >> 4)]));
+        id.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
     id
 }
@@ -127,22 +149,177 @@ fn replace<'a>(text: Cow<'a, str>, regex: &Regex, with: &str) -> Cow<'a, str> {
     }
 }
 
-/// pt's `tr[ \n\t\r\f][ ]s` plus trimming both ends.
-fn collapse_whitespace(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut pending_space = false;
-    for c in text.chars() {
-        if matches!(c, ' ' | '\n' | '\t' | '\r' | '\x0c') {
-            pending_space = !out.is_empty();
-        } else {
-            if pending_space {
-                out.push(' ');
-                pending_space = false;
-            }
-            out.push(c);
+/// pt's multi-row INSERT/REPLACE rule: the statement up to the end of its first tuple, when a
+/// second tuple follows. The regex is anchored at an INSERT or REPLACE keyword, so anything else
+/// skips it; `find` (a DFA) instead of captures: the first tuple ends where `\s*,\s*\(` begins.
+fn first_row_of_multi_row_insert(query: &str) -> Option<&str> {
+    let start = query.as_bytes().get(..7)?;
+    if !start[..6].eq_ignore_ascii_case(b"insert") && !start.eq_ignore_ascii_case(b"replace") {
+        return None;
+    }
+    let whole = MULTI_ROW_INSERT.find(query)?.as_str();
+    let before_paren = whole.strip_suffix('(')?.trim_end();
+    Some(before_paren.strip_suffix(',')?.trim_end())
+}
+
+/// pt's `s#/\*[^!].*?\*/##smg`: comments out, MySQL's executable `/*! … */` comments kept.
+fn remove_multi_line_comments(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let finder = memchr::memmem::find_iter(bytes, b"/*");
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    for open in finder {
+        if open < copied {
+            continue; // inside a comment already removed
+        }
+        match bytes.get(open + 2) {
+            None | Some(b'!') => continue,
+            Some(_) => {}
+        }
+        // `[^!]` takes one character; its bytes cannot hold `*/`, so searching from the next byte is exact.
+        let Some(len) = memchr::memmem::find(&bytes[open + 3..], b"*/") else {
+            break;
+        };
+        let out = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
+        out.extend_from_slice(&bytes[copied..open]);
+        copied = open + 3 + len + 2;
+    }
+    match out {
+        None => Cow::Borrowed(text),
+        Some(mut out) => {
+            out.extend_from_slice(&bytes[copied..]);
+            Cow::Owned(into_string(out))
         }
     }
-    out
+}
+
+/// pt's `s/(?:--|#)[^'"\r\n]*(?=[\r\n]|\Z)//g`: `--` or `#` to the end of the line, unless a quote
+/// comes first on that line. Linear: a candidate that meets a quote makes every candidate before
+/// that quote fail too.
+fn remove_one_line_comments(text: Cow<'_, str>) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    if memchr::memchr(b'#', bytes).is_none() && memchr::memmem::find(bytes, b"--").is_none() {
+        return text;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let is_start = bytes[i] == b'#' || (bytes[i] == b'-' && bytes.get(i + 1) == Some(&b'-'));
+        if !is_start {
+            i += 1;
+            continue;
+        }
+        let end = bytes[i..]
+            .iter()
+            .position(|b| matches!(b, b'\'' | b'"' | b'\r' | b'\n'))
+            .map_or(bytes.len(), |p| i + p);
+        if end < bytes.len() && matches!(bytes[end], b'\'' | b'"') {
+            i = end + 1;
+            continue;
+        }
+        out.extend_from_slice(&bytes[copied..i]);
+        copied = end;
+        i = end;
+    }
+    out.extend_from_slice(&bytes[copied..]);
+    Cow::Owned(into_string(out))
+}
+
+/// pt's `s/\\["']//g`: a backslash before a quote goes, with the quote.
+fn remove_escaped_quotes(text: Cow<'_, str>) -> Cow<'_, str> {
+    if !text.contains('\\') {
+        return text;
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && matches!(bytes.get(i + 1), Some(b'"' | b'\'')) {
+            i += 2;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Cow::Owned(into_string(out))
+}
+
+/// pt's `s/'.*?'/?/sg` (and the same for `"`): each quote up to the next one becomes `?`; a quote
+/// without a partner stays.
+fn replace_quoted(text: Cow<'_, str>, quote: u8) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let Some(first) = memchr::memchr(quote, bytes) else {
+        return text;
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..first]);
+    let mut i = first;
+    while let Some(open) = memchr::memchr(quote, &bytes[i..]).map(|p| i + p) {
+        match memchr::memchr(quote, &bytes[open + 1..]) {
+            Some(len) => {
+                out.extend_from_slice(&bytes[i..open]);
+                out.push(b'?');
+                i = open + 1 + len + 1;
+            }
+            None => break,
+        }
+    }
+    out.extend_from_slice(&bytes[i..]);
+    Cow::Owned(into_string(out))
+}
+
+/// pt's broad number rule `s/\b[0-9+-][0-9a-f.xb+-]*/?/g` (anything that starts like a number at a
+/// word boundary and continues with hex digits, dots, `x`, `b` or signs: `5`, `-6.00`, `0e0`,
+/// `0x1f`, `0b101`), its clean-up `s/[xb.+-]\?/?/g` (the sign of `-?`, the `x` of `x'…'`, the dot
+/// of `.5`), `tr[ \n\t\r\f][ ]s` with both ends trimmed, and `lc` (ASCII, as Perl's on bytes), in
+/// one pass. The tests check it against the composition of pt's steps.
+fn replace_numbers_collapse_lowercase(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut pending_space = false;
+    // The previous byte of the text after the number rule, before collapsing and lower-casing.
+    let mut previous = b' ';
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let boundary = if i == 0 {
+            is_word_byte(b)
+        } else {
+            is_word_byte(bytes[i - 1]) != is_word_byte(b)
+        };
+        let emitted = if boundary && matches!(b, b'0'..=b'9' | b'+' | b'-') {
+            i += 1;
+            while i < bytes.len()
+                && matches!(bytes[i], b'0'..=b'9' | b'a'..=b'f' | b'.' | b'x' | b'+' | b'-')
+            {
+                i += 1;
+            }
+            b'?'
+        } else {
+            i += 1;
+            b
+        };
+        if matches!(emitted, b' ' | b'\n' | b'\t' | b'\r' | b'\x0c') {
+            pending_space = !out.is_empty();
+        } else {
+            if emitted == b'?' && matches!(previous, b'x' | b'b' | b'.' | b'+' | b'-') {
+                out.pop(); // the clean-up: `previous` is not whitespace, so it is the last byte out
+            }
+            if pending_space {
+                out.push(b' ');
+                pending_space = false;
+            }
+            out.push(emitted.to_ascii_lowercase());
+        }
+        previous = emitted;
+    }
+    into_string(out)
+}
+
+/// The scanners only drop or replace ASCII bytes, so UTF-8 stays valid.
+fn into_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn is_word_byte(b: u8) -> bool {
@@ -153,9 +330,6 @@ fn is_word_byte(b: u8) -> bool {
 /// UNION becomes one SELECT and a marker. The regex needs a back-reference, so it is done by hand,
 /// with the same leftmost, shortest-first choices. Runs on collapsed, lower-cased text.
 fn collapse_union(q: &str) -> String {
-    if !q.contains(" union ") {
-        return q.to_owned();
-    }
     let bytes = q.as_bytes();
     let mut out = String::with_capacity(q.len());
     let mut copied = 0;
@@ -229,6 +403,106 @@ fn drop_asc_after_order_by(q: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// pt's own regexes for the steps done by hand above: the oracle the scanners must agree with.
+    mod oracle {
+
+        use super::*;
+        pub static ESCAPED_QUOTE: LazyLock<Regex> = LazyLock::new(|| regex(r#"\\["']"#));
+        pub static DOUBLE_QUOTED: LazyLock<Regex> = LazyLock::new(|| regex(r#"(?s)".*?""#));
+        pub static SINGLE_QUOTED: LazyLock<Regex> = LazyLock::new(|| regex(r"(?s)'.*?'"));
+        pub static NUMBER: LazyLock<Regex> =
+            LazyLock::new(|| regex(r"(?-u:\b)[0-9+-][0-9a-f.xb+-]*"));
+        pub static NUMBER_LEFTOVER: LazyLock<Regex> = LazyLock::new(|| regex(r"[xb.+-]\?"));
+        pub static MULTI_LINE_COMMENT: LazyLock<Regex> =
+            LazyLock::new(|| regex(r"(?s)/\*[^!].*?\*/"));
+        pub static ONE_LINE_COMMENT: LazyLock<Regex> =
+            LazyLock::new(|| regex(r#"(?mR)(?:--|#)[^'"\r\n]*$"#));
+        pub static MULTI_ROW_INSERT: LazyLock<Regex> = LazyLock::new(|| {
+            regex(r"(?is)\A((?:INSERT|REPLACE)(?: IGNORE)?\s+INTO.+?VALUES\s*\(.*?\))\s*,\s*\(")
+        });
+    }
+
+    /// SQL-ish text, dense in the characters the scanners care about.
+    fn sqlish() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                Just("'"),
+                Just("\""),
+                Just("\\"),
+                Just("?"),
+                Just("-"),
+                Just("+"),
+                Just("."),
+                Just("x"),
+                Just("b"),
+                Just("0"),
+                Just("7"),
+                Just("e"),
+                Just("f"),
+                Just("a"),
+                Just("_"),
+                Just(" "),
+                Just("\n"),
+                Just("\t"),
+                Just("SELECT"),
+                Just("Id"),
+                Just("X"),
+                Just("B"),
+                Just("9"),
+                Just("é"),
+                Just("\u{c}"),
+                Just("("),
+                Just(","),
+                Just("/*"),
+                Just("*/"),
+                Just("!"),
+                Just("*"),
+                Just("/"),
+                Just("#"),
+                Just("--"),
+                Just("\r"),
+                Just(")"),
+                Just("INSERT INTO t"),
+                Just("replace into"),
+                Just(" VALUES "),
+                Just(" ignore"),
+            ],
+            0..40,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn quote_scanners_agree_with_pt_regexes(text in sqlish()) {
+            prop_assert_eq!(remove_escaped_quotes(Cow::Borrowed(&text)), oracle::ESCAPED_QUOTE.replace_all(&text, ""));
+            prop_assert_eq!(replace_quoted(Cow::Borrowed(&text), b'"'), oracle::DOUBLE_QUOTED.replace_all(&text, "?"));
+            prop_assert_eq!(replace_quoted(Cow::Borrowed(&text), b'\''), oracle::SINGLE_QUOTED.replace_all(&text, "?"));
+        }
+
+        #[test]
+        fn comment_scanners_agree_with_pt_regexes(text in sqlish()) {
+            prop_assert_eq!(remove_multi_line_comments(&text), oracle::MULTI_LINE_COMMENT.replace_all(&text, ""));
+            prop_assert_eq!(remove_one_line_comments(Cow::Borrowed(&text)), oracle::ONE_LINE_COMMENT.replace_all(&text, ""));
+        }
+
+        #[test]
+        fn multi_row_insert_cut_agrees_with_pt_regex(text in sqlish()) {
+            let expected = oracle::MULTI_ROW_INSERT.captures(&text).and_then(|c| c.get(1)).map(|m| m.as_str());
+            prop_assert_eq!(first_row_of_multi_row_insert(&text), expected);
+        }
+
+        #[test]
+        fn number_whitespace_case_scanner_agrees_with_pt_steps(text in sqlish()) {
+            let numbers = oracle::NUMBER.replace_all(&text, "?");
+            let cleaned = oracle::NUMBER_LEFTOVER.replace_all(&numbers, "?");
+            let squeezed = regex(r"[ \n\t\r\x0c]+").replace_all(&cleaned, " ");
+            let expected = squeezed.trim_matches(' ').to_ascii_lowercase();
+            prop_assert_eq!(replace_numbers_collapse_lowercase(&text), expected);
+        }
+    }
 
     /// Cases from pt-query-digest's documentation and its QueryRewriter tests, plus our own.
     const CASES: &[(&str, &str, &str)] = &[

@@ -15,8 +15,10 @@
 //! Pure: no I/O, no clock, no logging.
 
 use crate::fingerprint::{fingerprint, fingerprint_id};
-use chrono::{DateTime, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate};
 use serde::ser::{Serialize, Serializer};
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 /// A typed header value.
@@ -68,24 +70,90 @@ pub struct SlowQuery {
     pub fingerprint: Option<String>,
     pub fingerprint_id: Option<String>,
     /// Every other `Key: value` header pair, typed, in the order seen, each key once.
-    pub extra: Vec<(String, FieldValue)>,
+    pub extra: Vec<(Cow<'static, str>, FieldValue)>,
     /// What could not be read as expected (`@parse_warnings` in the document).
     pub warnings: Vec<String>,
 }
 
-/// Keys whose values are identifiers, not numbers, even when they look like one.
-const STRING_KEYS: &[&str] = &["InnoDB_trx_id", "Log_slow_rate_type", "Schema"];
-/// Field names of the document contract that a `Key: value` pair must not overwrite.
-const RESERVED_KEYS: &[&str] = &[
-    "Time",
-    "User",
-    "Host",
-    "IP",
-    "Query",
-    "Query_type",
-    "Fingerprint",
-    "Fingerprint_id",
+/// How a known header key is typed.
+#[derive(Clone, Copy, PartialEq)]
+enum KeyKind {
+    /// By what its value looks like.
+    Inferred,
+    /// An identifier, never a number, even when it looks like one (`InnoDB_trx_id: 1234`).
+    Text,
+    /// A field name of the document contract: a header pair must not overwrite it.
+    Reserved,
+}
+
+/// The header keys MySQL 5.x/8.x (`log_slow_extra`), MariaDB and Percona Server write, sorted, so
+/// their names are shared rather than copied per entry. Other keys are kept too, just copied.
+const KNOWN_KEYS: &[(&str, KeyKind)] = &[
+    ("Bytes_received", KeyKind::Inferred),
+    ("Bytes_sent", KeyKind::Inferred),
+    ("Created_tmp_disk_tables", KeyKind::Inferred),
+    ("Created_tmp_tables", KeyKind::Inferred),
+    ("End", KeyKind::Inferred),
+    ("Errno", KeyKind::Inferred),
+    ("Filesort", KeyKind::Inferred),
+    ("Filesort_on_disk", KeyKind::Inferred),
+    ("Fingerprint", KeyKind::Reserved),
+    ("Fingerprint_id", KeyKind::Reserved),
+    ("Full_join", KeyKind::Inferred),
+    ("Full_scan", KeyKind::Inferred),
+    ("Host", KeyKind::Reserved),
+    ("IP", KeyKind::Reserved),
+    ("InnoDB_IO_r_bytes", KeyKind::Inferred),
+    ("InnoDB_IO_r_ops", KeyKind::Inferred),
+    ("InnoDB_IO_r_wait", KeyKind::Inferred),
+    ("InnoDB_pages_distinct", KeyKind::Inferred),
+    ("InnoDB_queue_wait", KeyKind::Inferred),
+    ("InnoDB_rec_lock_wait", KeyKind::Inferred),
+    ("InnoDB_trx_id", KeyKind::Text),
+    ("Killed", KeyKind::Inferred),
+    ("Last_errno", KeyKind::Inferred),
+    ("Log_slow_rate_limit", KeyKind::Inferred),
+    ("Log_slow_rate_type", KeyKind::Text),
+    ("Merge_passes", KeyKind::Inferred),
+    ("Pages_accessed", KeyKind::Inferred),
+    ("Pages_read", KeyKind::Inferred),
+    ("Pages_updated", KeyKind::Inferred),
+    ("Priority_queue", KeyKind::Inferred),
+    ("QC_Hit", KeyKind::Inferred),
+    ("QC_hit", KeyKind::Inferred),
+    ("Query", KeyKind::Reserved),
+    ("Query_type", KeyKind::Reserved),
+    ("Read_first", KeyKind::Inferred),
+    ("Read_key", KeyKind::Inferred),
+    ("Read_last", KeyKind::Inferred),
+    ("Read_next", KeyKind::Inferred),
+    ("Read_prev", KeyKind::Inferred),
+    ("Read_rnd", KeyKind::Inferred),
+    ("Read_rnd_next", KeyKind::Inferred),
+    ("Rows_affected", KeyKind::Inferred),
+    ("Rows_read", KeyKind::Inferred),
+    ("Sort_merge_passes", KeyKind::Inferred),
+    ("Sort_range_count", KeyKind::Inferred),
+    ("Sort_rows", KeyKind::Inferred),
+    ("Sort_scan_count", KeyKind::Inferred),
+    ("Start", KeyKind::Inferred),
+    ("Thread_id", KeyKind::Inferred),
+    ("Time", KeyKind::Reserved),
+    ("Tmp_disk_tables", KeyKind::Inferred),
+    ("Tmp_table", KeyKind::Inferred),
+    ("Tmp_table_on_disk", KeyKind::Inferred),
+    ("Tmp_table_sizes", KeyKind::Inferred),
+    ("Tmp_tables", KeyKind::Inferred),
+    ("User", KeyKind::Reserved),
 ];
+
+/// A key's shared name (when known) and how to type its value.
+fn known_key(key: &str) -> (Cow<'static, str>, KeyKind) {
+    match KNOWN_KEYS.binary_search_by(|(known, _)| (*known).cmp(key)) {
+        Ok(i) => (Cow::Borrowed(KNOWN_KEYS[i].0), KNOWN_KEYS[i].1),
+        Err(_) => (Cow::Owned(key.to_owned()), KeyKind::Inferred),
+    }
+}
 
 /// Parses one entry. `None` when the text is not a slow-log entry (no `# Query_time:` and no
 /// `# User@Host:` header at its start), for example a start-up banner or an error-log line.
@@ -93,7 +161,7 @@ pub fn parse(entry: &str) -> Option<SlowQuery> {
     let mut parser = Parser::default();
     let mut pos = 0;
     // Header section: the leading `#` lines (blank lines before them are skipped).
-    for line in entry.split_inclusive('\n') {
+    for line in lines(entry) {
         let text = line.trim();
         if text.is_empty() && !parser.seen_header {
             pos += line.len();
@@ -137,6 +205,20 @@ pub fn entry_time_millis(entry: &str) -> Option<i64> {
         }
     }
     set_timestamp
+}
+
+/// Lines with their terminators (so positions add up), split with memchr.
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', rest.as_bytes()).map_or(rest.len(), |i| i + 1);
+        let (line, after) = rest.split_at(end);
+        rest = after;
+        Some(line)
+    })
 }
 
 #[derive(Default)]
@@ -225,15 +307,24 @@ impl Parser {
 
     /// `Query_time: 0.1  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 2  Thread_id: 8 …`
     fn pairs(&mut self, header: &str) {
-        let mut tokens = header.split_ascii_whitespace().peekable();
-        while let Some(token) = tokens.next() {
-            let Some(key) = as_key(token) else { continue };
-            // An empty value (`Schema:  Last_errno: 0`) is followed directly by the next key.
-            let value = match tokens.peek() {
-                Some(next) if as_key(next).is_none() => tokens.next().unwrap_or_default(),
-                _ => "",
-            };
-            self.field(key, value);
+        let mut key: Option<&str> = None;
+        for token in header.split_ascii_whitespace() {
+            match (as_key(token), key) {
+                // An empty value (`Schema:  Last_errno: 0`) is followed directly by the next key.
+                (Some(next), Some(previous)) => {
+                    self.field(previous, "");
+                    key = Some(next);
+                }
+                (Some(next), None) => key = Some(next),
+                (None, Some(previous)) => {
+                    self.field(previous, token);
+                    key = None;
+                }
+                (None, None) => {} // a stray word: nothing to attach it to
+            }
+        }
+        if let Some(last) = key {
+            self.field(last, "");
         }
     }
 
@@ -249,20 +340,27 @@ impl Parser {
             "Id" => self.q.id = self.integer(key, value),
             "Schema" => self.header_schema = non_empty(value).map(|v| unquote_identifier(&v)),
             _ if value.is_empty() => {}
-            _ if RESERVED_KEYS.contains(&key) => self.warn(format!(
-                "{key}: header pair ignored, the name is a document field"
-            )),
             _ => {
-                let typed = if STRING_KEYS.contains(&key) {
-                    FieldValue::Str(value.to_owned())
-                } else {
-                    infer(value)
+                let (name, kind) = known_key(key);
+                let typed = match kind {
+                    KeyKind::Reserved => {
+                        return self.warn(format!(
+                            "{key}: header pair ignored, the name is a document field"
+                        ));
+                    }
+                    KeyKind::Text => FieldValue::Str(value.to_owned()),
+                    KeyKind::Inferred => infer(value),
                 };
                 match self.q.extra.iter_mut().find(|(k, _)| k == key) {
                     // A repeated key (some servers repeat Rows_affected) keeps its last value:
                     // a document with a duplicate field is refused by OpenSearch.
                     Some(slot) => slot.1 = typed,
-                    None => self.q.extra.push((key.to_owned(), typed)),
+                    None => {
+                        if self.q.extra.is_empty() {
+                            self.q.extra.reserve(24);
+                        }
+                        self.q.extra.push((name, typed));
+                    }
                 }
             }
         }
@@ -274,7 +372,7 @@ impl Parser {
         let mut admin = None;
         let mut rest = body;
         while !rest.is_empty() {
-            let (line, after) = match rest.find('\n') {
+            let (line, after) = match memchr::memchr(b'\n', rest.as_bytes()) {
                 Some(i) => (&rest[..i], &rest[i + 1..]),
                 None => (rest, ""),
             };
@@ -457,16 +555,18 @@ fn parse_time(value: &str) -> Result<(String, i64, &str), ()> {
         .parse::<u32>()
         .map_err(|_| ())?;
     let at = date.and_hms_nano_opt(h, m, s, nanos).ok_or(())?;
-    let format = if fraction.is_empty() {
-        "%Y-%m-%dT%H:%M:%S"
-    } else {
-        "%Y-%m-%dT%H:%M:%S%.f"
-    };
-    Ok((
-        at.format(format).to_string(),
-        at.and_utc().timestamp_millis(),
-        rest,
-    ))
+    let mut text = String::with_capacity(32);
+    let _ = write!(
+        text,
+        "{}-{:02}-{:02}T{h:02}:{m:02}:{s:02}",
+        date.year(),
+        date.month(),
+        date.day()
+    );
+    if !fraction.is_empty() {
+        let _ = write!(text, ".{}", &fraction[..fraction.len().min(9)]);
+    }
+    Ok((text, at.and_utc().timestamp_millis(), rest))
 }
 
 fn split_token(text: &str) -> (&str, &str) {
