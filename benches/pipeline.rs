@@ -170,6 +170,7 @@ fn measure(runs: usize, mut f: impl FnMut()) -> Duration {
     )
 }
 
+#[allow(clippy::disallowed_methods, reason = "the benchmark's own knob, not the function's configuration")]
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run a single quick pass.
     let quick = !std::env::args().any(|a| a == "--bench");

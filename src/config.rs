@@ -70,7 +70,8 @@ impl RawConfig {
         })
     }
 
-    /// Reads the process environment.
+    /// Reads the process environment: the one place that does.
+    #[allow(clippy::disallowed_methods, reason = "config is where environment variables are read")]
     pub fn from_env() -> Result<RawConfig, ConfigError> {
         RawConfig::read(|name| match std::env::var(name) {
             Ok(value) => Ok(Some(value)),

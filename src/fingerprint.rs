@@ -20,6 +20,7 @@ use regex::Regex;
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
+#[allow(clippy::disallowed_methods, reason = "called only from the LazyLock statics below")]
 fn regex(pattern: &str) -> Regex {
     Regex::new(pattern).expect("fingerprint regexes are valid (covered by tests)")
 }
