@@ -39,45 +39,17 @@ impl Rng {
 }
 
 const USERS: &[&str] = &["app", "app_rw", "reporting", "etl", "admin", "api"];
-const TABLES: &[&str] = &[
-    "orders",
-    "customers",
-    "order_items",
-    "invoices",
-    "sessions",
-    "events",
-    "stock",
-];
-const COLUMNS: &[&str] = &[
-    "id",
-    "status",
-    "created_at",
-    "customer_id",
-    "total",
-    "email",
-    "sku",
-    "quantity",
-];
+const TABLES: &[&str] = &["orders", "customers", "order_items", "invoices", "sessions", "events", "stock"];
+const COLUMNS: &[&str] = &["id", "status", "created_at", "customer_id", "total", "email", "sku", "quantity"];
 
 fn client(rng: &mut Rng) -> (String, String) {
     match rng.below(4) {
-        0 => (
-            String::new(),
-            format!("2001:db8:{:x}::{:x}", rng.below(65536), rng.below(65536)),
-        ),
+        0 => (String::new(), format!("2001:db8:{:x}::{:x}", rng.below(65536), rng.below(65536))),
         1 => (
             format!("ip-10-0-{}-{}.ec2.internal", rng.below(256), rng.below(256)),
             format!("10.0.{}.{}", rng.below(256), rng.below(256)),
         ),
-        _ => (
-            String::new(),
-            format!(
-                "10.{}.{}.{}",
-                rng.below(256),
-                rng.below(256),
-                rng.below(256)
-            ),
-        ),
+        _ => (String::new(), format!("10.{}.{}.{}", rng.below(256), rng.below(256), rng.below(256))),
     }
 }
 
@@ -174,10 +146,8 @@ fn measure(runs: usize, mut f: impl FnMut()) -> Duration {
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run a single quick pass.
     let quick = !std::env::args().any(|a| a == "--bench");
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if quick { 1 } else { 21 });
+    let runs: usize =
+        std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 1 } else { 21 });
     let config = Config::default();
     println!(
         "{:>7} {:>9} {:>11} {:>11} {:>11} {:>12} {:>6}",

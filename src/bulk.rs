@@ -36,13 +36,7 @@ pub struct Encoder<'a> {
 impl Encoder<'_> {
     /// Appends one document's action and source lines to `out`.
     pub fn encode(&self, doc: &Document, out: &mut Vec<u8>) {
-        let action = Action {
-            index: ActionMeta {
-                _index: &doc.index,
-                _type: self.index_type,
-                _id: &doc.id,
-            },
-        };
+        let action = Action { index: ActionMeta { _index: &doc.index, _type: self.index_type, _id: &doc.id } };
         // Writing JSON into a Vec cannot fail: our types serialize infallibly (string keys,
         // finite floats).
         serde_json::to_writer(&mut *out, &action).expect("action lines always serialize");
@@ -93,11 +87,10 @@ mod tests {
 
     #[test]
     fn legacy_type_is_added_only_when_configured() {
-        let body = Encoder {
-            index_type: Some("_doc"),
-        }
-        .encode_all([&doc("x")]);
-        assert!(body.starts_with(br#"{"index":{"_index":"cwl-aws-rds-instance-db-slowquery-2026.11.21","_type":"_doc","_id":"3700"}}"#));
+        let body = Encoder { index_type: Some("_doc") }.encode_all([&doc("x")]);
+        assert!(body.starts_with(
+            br#"{"index":{"_index":"cwl-aws-rds-instance-db-slowquery-2026.11.21","_type":"_doc","_id":"3700"}}"#
+        ));
     }
 
     #[test]
@@ -106,25 +99,16 @@ mod tests {
         let body = Encoder::default().encode_all(&docs);
         assert_eq!(body.last(), Some(&b'\n'));
         let lines: Vec<&[u8]> = body.split(|b| *b == b'\n').collect();
-        assert_eq!(
-            lines.len(),
-            5,
-            "4 lines and the empty tail after the final newline"
-        );
+        assert_eq!(lines.len(), 5, "4 lines and the empty tail after the final newline");
         assert!(lines[4].is_empty());
     }
 
     #[test]
     fn escapes_any_message_content() {
-        let nasty =
-            "quote \" backslash \\ newline \n tab \t nul \0 bell \u{7} emoji 🚀 line-sep \u{2028}";
+        let nasty = "quote \" backslash \\ newline \n tab \t nul \0 bell \u{7} emoji 🚀 line-sep \u{2028}";
         let body = Encoder::default().encode_all([&doc(nasty)]);
         let text = std::str::from_utf8(&body).unwrap();
-        assert_eq!(
-            text.lines().count(),
-            2,
-            "the message cannot break the NDJSON framing"
-        );
+        assert_eq!(text.lines().count(), 2, "the message cannot break the NDJSON framing");
         let source: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
         assert_eq!(source["@message"], nasty);
     }

@@ -82,35 +82,15 @@ pub enum Command {
 /// Runs the CLI; returns the summary printed on stderr.
 pub async fn run(cli: Cli, config: Config) -> Result<()> {
     let config = Arc::new(config);
-    let sink = PrintSink::new(
-        BufWriter::with_capacity(1 << 16, io::stdout().lock()),
-        &config,
-    );
+    let sink = PrintSink::new(BufWriter::with_capacity(1 << 16, io::stdout().lock()), &config);
     let handler = Handler::new(Arc::clone(&config), sink);
     let summary = match cli.command {
         Command::Replay { event } => replay(&handler, &event).await?,
-        Command::Slowlog {
-            file,
-            log_group,
-            log_stream,
-            owner,
-            batch_size,
-        } => {
-            slowlog(
-                &handler,
-                &file,
-                log_group,
-                log_stream,
-                owner,
-                batch_size as usize,
-            )
-            .await?
+        Command::Slowlog { file, log_group, log_stream, owner, batch_size } => {
+            slowlog(&handler, &file, log_group, log_stream, owner, batch_size as usize).await?
         }
     };
-    eprintln!(
-        "logs-to-opensearch: {}",
-        summary.line(&handler.sink().describe())
-    );
+    eprintln!("logs-to-opensearch: {}", summary.line(&handler.sink().describe()));
     Ok(())
 }
 
@@ -119,10 +99,7 @@ async fn replay<S: Sink>(handler: &Handler<S>, path: &Path) -> Result<Summary> {
     let event: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(event::DecodeError::NotJson)
         .with_context(|| format!("{}: cannot replay", display(path)))?;
-    handler
-        .handle_event(event)
-        .await
-        .with_context(|| format!("{}: cannot replay", display(path)))
+    handler.handle_event(event).await.with_context(|| format!("{}: cannot replay", display(path)))
 }
 
 async fn slowlog<S: Sink>(
@@ -133,34 +110,16 @@ async fn slowlog<S: Sink>(
     owner: String,
     batch_size: usize,
 ) -> Result<Summary> {
-    let (reader, stream_default, modified): (Box<dyn BufRead>, String, SystemTime) =
-        if is_stdin(path) {
-            (
-                Box::new(io::stdin().lock()),
-                "stdin".to_owned(),
-                SystemTime::now(),
-            )
-        } else {
-            let file = File::open(path)
-                .with_context(|| format!("{}: cannot open the slow-log file", path.display()))?;
-            let modified = file
-                .metadata()
-                .and_then(|m| m.modified())
-                .unwrap_or_else(|_| SystemTime::now());
-            let name = path.file_name().map_or_else(
-                || path.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            );
-            (
-                Box::new(BufReader::with_capacity(1 << 16, file)),
-                name,
-                modified,
-            )
-        };
+    let (reader, stream_default, modified): (Box<dyn BufRead>, String, SystemTime) = if is_stdin(path) {
+        (Box::new(io::stdin().lock()), "stdin".to_owned(), SystemTime::now())
+    } else {
+        let file = File::open(path).with_context(|| format!("{}: cannot open the slow-log file", path.display()))?;
+        let modified = file.metadata().and_then(|m| m.modified()).unwrap_or_else(|_| SystemTime::now());
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        (Box::new(BufReader::with_capacity(1 << 16, file)), name, modified)
+    };
     let log_stream = log_stream.unwrap_or(stream_default);
-    let fallback_ms = modified
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let fallback_ms = modified.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let mut maker = EventMaker::new(&log_group, &log_stream, fallback_ms);
 
     let new_batch = || LogsData {
@@ -190,13 +149,9 @@ async fn slowlog<S: Sink>(
 fn read_input(path: &Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     if is_stdin(path) {
-        io::stdin()
-            .lock()
-            .read_to_end(&mut bytes)
-            .context("cannot read the event from standard input")?;
+        io::stdin().lock().read_to_end(&mut bytes).context("cannot read the event from standard input")?;
     } else {
-        bytes = std::fs::read(path)
-            .with_context(|| format!("{}: cannot read the event file", path.display()))?;
+        bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the event file", path.display()))?;
     }
     Ok(bytes)
 }

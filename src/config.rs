@@ -27,10 +27,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            index_prefix: DEFAULT_INDEX_PREFIX.to_owned(),
-            index_type: None,
-        }
+        Config { index_prefix: DEFAULT_INDEX_PREFIX.to_owned(), index_type: None }
     }
 }
 
@@ -57,17 +54,12 @@ pub struct RawConfig {
 
 impl RawConfig {
     /// Reads every variable through `lookup`, which returns `Err(())` for a value that is not UTF-8.
-    pub fn read(
-        lookup: impl Fn(&str) -> Result<Option<String>, ()>,
-    ) -> Result<RawConfig, ConfigError> {
+    pub fn read(lookup: impl Fn(&str) -> Result<Option<String>, ()>) -> Result<RawConfig, ConfigError> {
         let get = |name: &'static str| -> Result<Option<String>, ConfigError> {
             let value = lookup(name).map_err(|()| ConfigError::NotUnicode { name })?;
             Ok(value.filter(|v| !v.is_empty()))
         };
-        Ok(RawConfig {
-            index_prefix: get("INDEX_PREFIX")?,
-            index_type: get("INDEX_TYPE")?,
-        })
+        Ok(RawConfig { index_prefix: get("INDEX_PREFIX")?, index_type: get("INDEX_TYPE")? })
     }
 
     /// Reads the process environment: the one place that does.
@@ -92,10 +84,7 @@ impl RawConfig {
             Some(value) if valid_type(&value) => Some(value),
             Some(value) => return Err(ConfigError::IndexType { value }),
         };
-        Ok(Config {
-            index_prefix,
-            index_type,
-        })
+        Ok(Config { index_prefix, index_type })
     }
 }
 
@@ -109,9 +98,7 @@ impl Config {
 fn valid_prefix(prefix: &str) -> bool {
     prefix.len() <= MAX_PREFIX_BYTES
         && !prefix.starts_with(['-', '_', '+', '.'])
-        && prefix
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        && prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
         && !prefix.chars().any(is_forbidden)
 }
 
@@ -128,30 +115,18 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         RawConfig::read(|name| Ok(map.get(name).cloned()))?.validate()
     }
 
     #[test]
     fn defaults_when_nothing_is_set() {
-        assert_eq!(
-            config(&[]).unwrap(),
-            Config {
-                index_prefix: "cwl".into(),
-                index_type: None
-            }
-        );
+        assert_eq!(config(&[]).unwrap(), Config { index_prefix: "cwl".into(), index_type: None });
     }
 
     #[test]
     fn empty_values_count_as_unset() {
-        assert_eq!(
-            config(&[("INDEX_PREFIX", ""), ("INDEX_TYPE", "")]).unwrap(),
-            Config::default()
-        );
+        assert_eq!(config(&[("INDEX_PREFIX", ""), ("INDEX_TYPE", "")]).unwrap(), Config::default());
     }
 
     #[test]
@@ -163,9 +138,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_prefixes_naming_the_variable_and_value() {
-        for bad in [
-            "CWL", "-cwl", "_cwl", "+cwl", ".cwl", "c w l", "cwl:x", "cwl*", "cwl/x",
-        ] {
+        for bad in ["CWL", "-cwl", "_cwl", "+cwl", ".cwl", "c w l", "cwl:x", "cwl*", "cwl/x"] {
             let err = config(&[("INDEX_PREFIX", bad)]).unwrap_err();
             let message = err.to_string();
             assert!(message.starts_with("INDEX_PREFIX"), "{message}");
@@ -177,23 +150,13 @@ mod tests {
     fn refuses_bad_index_types() {
         for bad in ["_type", "a b", "a#b"] {
             let message = config(&[("INDEX_TYPE", bad)]).unwrap_err().to_string();
-            assert!(
-                message.starts_with("INDEX_TYPE") && message.contains(bad),
-                "{message}"
-            );
+            assert!(message.starts_with("INDEX_TYPE") && message.contains(bad), "{message}");
         }
     }
 
     #[test]
     fn names_a_variable_that_is_not_utf8() {
-        let err = RawConfig::read(|name| {
-            if name == "INDEX_TYPE" {
-                Err(())
-            } else {
-                Ok(None)
-            }
-        })
-        .unwrap_err();
+        let err = RawConfig::read(|name| if name == "INDEX_TYPE" { Err(()) } else { Ok(None) }).unwrap_err();
         assert_eq!(err.to_string(), "INDEX_TYPE is not valid UTF-8");
     }
 }

@@ -80,29 +80,18 @@ pub struct DocumentBuilder {
 impl DocumentBuilder {
     pub fn new(index_prefix: &str, meta: StreamMeta) -> Self {
         let index = GroupIndex::new(index_prefix, &meta.log_group);
-        DocumentBuilder {
-            meta: Arc::new(meta),
-            index,
-            last_index: None,
-        }
+        DocumentBuilder { meta: Arc::new(meta), index, last_index: None }
     }
 
     /// One event → one document. Never fails.
     pub fn build(&mut self, event: LogEvent) -> Document {
         let mut warnings = Vec::new();
-        let LogEvent {
-            id,
-            timestamp,
-            message,
-            extracted_fields,
-        } = event;
+        let LogEvent { id, timestamp, message, extracted_fields } = event;
 
         let timestamp_ms = if (MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(&timestamp) {
             timestamp
         } else {
-            warnings.push(format!(
-                "@timestamp: event timestamp {timestamp} is out of range; used 1970-01-01"
-            ));
+            warnings.push(format!("@timestamp: event timestamp {timestamp} is out of range; used 1970-01-01"));
             0
         };
         let formatted = DateTime::from_timestamp_millis(timestamp_ms)
@@ -110,10 +99,8 @@ impl DocumentBuilder {
             .to_rfc3339_opts(SecondsFormat::Millis, true);
 
         let id = if id.is_empty() || id.len() > MAX_ID_BYTES {
-            warnings.push(format!(
-                "@id: event id of {} bytes is not usable as _id; derived one from the event",
-                id.len()
-            ));
+            warnings
+                .push(format!("@id: event id of {} bytes is not usable as _id; derived one from the event", id.len()));
             self.derived_id(timestamp, &message)
         } else {
             id
@@ -199,9 +186,7 @@ pub fn from_extracted_fields(fields: Map<String, Value>) -> Map<String, Value> {
 /// as an integer when it is one (so `"200"` indexes as `200`, not `200.0`).
 fn as_number(text: &str) -> Option<Value> {
     let trimmed = text.trim();
-    let looks_numeric = trimmed
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+    let looks_numeric = trimmed.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
         && trimmed.bytes().any(|b| b.is_ascii_digit());
     if !looks_numeric {
         return None;
@@ -224,15 +209,8 @@ fn json_in_message(message: &str) -> Option<Map<String, Value>> {
 
 /// Names of the meta fields; fields of the body with these names are left out (the meta wins,
 /// as in the original function, and a duplicate key would make OpenSearch refuse the document).
-const META_FIELDS: &[&str] = &[
-    "@id",
-    "@timestamp",
-    "@message",
-    "@owner",
-    "@log_group",
-    "@log_stream",
-    "@parse_warnings",
-];
+const META_FIELDS: &[&str] =
+    &["@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream", "@parse_warnings"];
 
 impl Serialize for Document {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -240,10 +218,7 @@ impl Serialize for Document {
         match &self.body {
             Body::SlowQuery(q) => serialize_slow_query(q, &mut map)?,
             Body::Fields(fields) => {
-                for (key, value) in fields
-                    .iter()
-                    .filter(|(k, _)| !META_FIELDS.contains(&k.as_str()))
-                {
+                for (key, value) in fields.iter().filter(|(k, _)| !META_FIELDS.contains(&k.as_str())) {
                     map.serialize_entry(key, value)?;
                 }
             }
@@ -263,11 +238,7 @@ impl Serialize for Document {
 }
 
 fn serialize_slow_query<M: SerializeMap>(q: &SlowQuery, map: &mut M) -> Result<(), M::Error> {
-    fn entry<M: SerializeMap, T: Serialize>(
-        map: &mut M,
-        key: &str,
-        value: &Option<T>,
-    ) -> Result<(), M::Error> {
+    fn entry<M: SerializeMap, T: Serialize>(map: &mut M, key: &str, value: &Option<T>) -> Result<(), M::Error> {
         match value {
             Some(value) => map.serialize_entry(key, value),
             None => Ok(()),
@@ -302,11 +273,7 @@ mod tests {
     fn builder() -> DocumentBuilder {
         DocumentBuilder::new(
             "cwl",
-            StreamMeta {
-                owner: "123456789012".into(),
-                log_group: "/aws/app".into(),
-                log_stream: "stream-1".into(),
-            },
+            StreamMeta { owner: "123456789012".into(), log_group: "/aws/app".into(), log_stream: "stream-1".into() },
         )
     }
 
@@ -361,23 +328,14 @@ mod tests {
 
     #[test]
     fn json_object_in_message_becomes_fields_and_meta_wins() {
-        let doc = builder().build(event(
-            "INFO request {\"status\": 500, \"@id\": \"spoofed\", \"n\": {\"a\": 1}}",
-            None,
-        ));
+        let doc =
+            builder().build(event("INFO request {\"status\": 500, \"@id\": \"spoofed\", \"n\": {\"a\": 1}}", None));
         let s = source(&doc);
         assert_eq!(s["status"], json!(500));
         assert_eq!(s["n"], json!({"a": 1}));
-        assert_eq!(
-            s["@id"],
-            json!("37000000000000000000000000000000000000000000000000000001")
-        );
+        assert_eq!(s["@id"], json!("37000000000000000000000000000000000000000000000000000001"));
         let text = serde_json::to_string(&doc).unwrap();
-        assert_eq!(
-            text.matches("\"@id\"").count(),
-            1,
-            "no duplicate keys: {text}"
-        );
+        assert_eq!(text.matches("\"@id\"").count(), 1, "no duplicate keys: {text}");
     }
 
     #[test]

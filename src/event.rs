@@ -71,26 +71,17 @@ pub struct LogEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Location {
     AwsLogs,
-    KinesisRecord {
-        index: usize,
-        sequence_number: Option<String>,
-    },
+    KinesisRecord { index: usize, sequence_number: Option<String> },
 }
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Location::AwsLogs => f.write_str("awslogs.data"),
-            Location::KinesisRecord {
-                index,
-                sequence_number: Some(seq),
-            } => {
+            Location::KinesisRecord { index, sequence_number: Some(seq) } => {
                 write!(f, "Records[{index}].kinesis.data (sequence number {seq})")
             }
-            Location::KinesisRecord {
-                index,
-                sequence_number: None,
-            } => write!(f, "Records[{index}].kinesis.data"),
+            Location::KinesisRecord { index, sequence_number: None } => write!(f, "Records[{index}].kinesis.data"),
         }
     }
 }
@@ -109,24 +100,13 @@ pub enum DecodeError {
     #[error("{at}: not a CloudWatch Logs payload: {reason}")]
     Envelope { at: Location, reason: String },
     #[error("{at}: base64 layer: {source}")]
-    Base64 {
-        at: Location,
-        source: base64::DecodeError,
-    },
+    Base64 { at: Location, source: base64::DecodeError },
     #[error("{at}: gzip layer: {source}")]
-    Gzip {
-        at: Location,
-        source: std::io::Error,
-    },
-    #[error(
-        "{at}: gzip layer: decompressed payload is larger than {MAX_DECOMPRESSED_BYTES} bytes"
-    )]
+    Gzip { at: Location, source: std::io::Error },
+    #[error("{at}: gzip layer: decompressed payload is larger than {MAX_DECOMPRESSED_BYTES} bytes")]
     TooLarge { at: Location },
     #[error("{at}: JSON layer: the decompressed payload is not CloudWatch Logs JSON: {source}")]
-    Json {
-        at: Location,
-        source: serde_json::Error,
-    },
+    Json { at: Location, source: serde_json::Error },
     #[error("Records[{index}]: event source {source_name:?} is not supported (only aws:kinesis records carry CloudWatch Logs data)")]
     RecordSource { index: usize, source_name: String },
 }
@@ -157,28 +137,16 @@ pub fn decode(event: Value) -> Result<Vec<LogsData>, DecodeError> {
     decode_envelope(event, true)
 }
 
-fn decode_envelope(
-    event: Value,
-    allow_destination_record: bool,
-) -> Result<Vec<LogsData>, DecodeError> {
+fn decode_envelope(event: Value, allow_destination_record: bool) -> Result<Vec<LogsData>, DecodeError> {
     let Value::Object(mut object) = event else {
-        return Err(DecodeError::Unrecognised {
-            found: describe(&event),
-        });
+        return Err(DecodeError::Unrecognised { found: describe(&event) });
     };
     if let Some(awslogs) = object.remove("awslogs") {
-        let data =
-            awslogs
-                .get("data")
-                .and_then(Value::as_str)
-                .ok_or_else(|| DecodeError::Envelope {
-                    at: Location::AwsLogs,
-                    reason: "\"awslogs\" has no string field \"data\"".to_owned(),
-                })?;
-        let bytes = BASE64.decode(data).map_err(|source| DecodeError::Base64 {
+        let data = awslogs.get("data").and_then(Value::as_str).ok_or_else(|| DecodeError::Envelope {
             at: Location::AwsLogs,
-            source,
+            reason: "\"awslogs\" has no string field \"data\"".to_owned(),
         })?;
+        let bytes = BASE64.decode(data).map_err(|source| DecodeError::Base64 { at: Location::AwsLogs, source })?;
         return Ok(vec![decode_payload(&bytes, Location::AwsLogs)?]);
     }
     if let Some(records) = object.remove("Records") {
@@ -189,9 +157,7 @@ fn decode_envelope(
             return decode_envelope(payload, false);
         }
     }
-    Err(DecodeError::Unrecognised {
-        found: describe(&Value::Object(object)),
-    })
+    Err(DecodeError::Unrecognised { found: describe(&Value::Object(object)) })
 }
 
 #[derive(Deserialize)]
@@ -209,34 +175,19 @@ struct KinesisData {
 
 fn decode_kinesis(records: Value) -> Result<Vec<LogsData>, DecodeError> {
     let Value::Array(records) = records else {
-        return Err(DecodeError::Unrecognised {
-            found: "\"Records\" that is not an array".to_owned(),
-        });
+        return Err(DecodeError::Unrecognised { found: "\"Records\" that is not an array".to_owned() });
     };
     let mut batches = Vec::with_capacity(records.len());
     for (index, record) in records.into_iter().enumerate() {
-        let source = record
-            .get("eventSource")
-            .and_then(Value::as_str)
-            .unwrap_or("aws:kinesis");
+        let source = record.get("eventSource").and_then(Value::as_str).unwrap_or("aws:kinesis");
         if source != "aws:kinesis" {
-            return Err(DecodeError::RecordSource {
-                index,
-                source_name: source.to_owned(),
-            });
+            return Err(DecodeError::RecordSource { index, source_name: source.to_owned() });
         }
-        let record: KinesisRecord =
-            serde_json::from_value(record).map_err(|e| DecodeError::Envelope {
-                at: Location::KinesisRecord {
-                    index,
-                    sequence_number: None,
-                },
-                reason: e.to_string(),
-            })?;
-        let at = Location::KinesisRecord {
-            index,
-            sequence_number: record.kinesis.sequence_number,
-        };
+        let record: KinesisRecord = serde_json::from_value(record).map_err(|e| DecodeError::Envelope {
+            at: Location::KinesisRecord { index, sequence_number: None },
+            reason: e.to_string(),
+        })?;
+        let at = Location::KinesisRecord { index, sequence_number: record.kinesis.sequence_number };
         let bytes = match BASE64.decode(&record.kinesis.data) {
             Ok(bytes) => bytes,
             Err(source) => return Err(DecodeError::Base64 { at, source }),
@@ -249,9 +200,7 @@ fn decode_kinesis(records: Value) -> Result<Vec<LogsData>, DecodeError> {
 /// gzip → JSON.
 fn decode_payload(gzipped: &[u8], at: Location) -> Result<LogsData, DecodeError> {
     let mut json = Vec::with_capacity(gzipped.len() * 8);
-    let read = MultiGzDecoder::new(gzipped)
-        .take(MAX_DECOMPRESSED_BYTES + 1)
-        .read_to_end(&mut json);
+    let read = MultiGzDecoder::new(gzipped).take(MAX_DECOMPRESSED_BYTES + 1).read_to_end(&mut json);
     match read {
         Err(source) => return Err(DecodeError::Gzip { at, source }),
         Ok(n) if n as u64 > MAX_DECOMPRESSED_BYTES => return Err(DecodeError::TooLarge { at }),

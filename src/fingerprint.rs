@@ -26,23 +26,20 @@ fn regex(pattern: &str) -> Regex {
 }
 
 /// `SELECT /*!40001 SQL_NO_CACHE */ * FROM `…: mysqldump's table scans, all one group.
-static MYSQLDUMP: LazyLock<Regex> =
-    LazyLock::new(|| regex(r"\ASELECT /\*!40001 SQL_NO_CACHE \*/ \* FROM `"));
+static MYSQLDUMP: LazyLock<Regex> = LazyLock::new(|| regex(r"\ASELECT /\*!40001 SQL_NO_CACHE \*/ \* FROM `"));
 /// Percona Toolkit tools tag their queries with `/*db.tbl:1/2*/`.
 static PERCONA_TOOLKIT: LazyLock<Regex> = LazyLock::new(|| regex(r"/\*\w+\.\w+:[0-9]/[0-9]\*/"));
 /// `CALL proc(…)`: capture 1 is the procedure; the arguments are not part of the shape.
 static CALL: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i)\A\s*call\s+(\S+)\("));
 /// A multi-row INSERT/REPLACE: capture 1 is the statement up to the end of its first tuple.
-static MULTI_ROW_INSERT: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"(?is)\A((?:INSERT|REPLACE)(?: IGNORE)?\s+INTO.+?VALUES\s*\(.*?\))\s*,\s*\(")
-});
+static MULTI_ROW_INSERT: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"(?is)\A((?:INSERT|REPLACE)(?: IGNORE)?\s+INTO.+?VALUES\s*\(.*?\))\s*,\s*\("));
 /// `use db` alone is a statement of its own shape.
 static USE_DB: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i)\Ause \S+\z"));
 static BOOLEAN: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i-u)\bfalse\b|\btrue\b"));
 static NULL: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\bnull\b)"));
 /// `IN (?, ?)` and `VALUES (?, ?), (?, ?)`: capture 1 is the keyword.
-static IN_VALUES_LIST: LazyLock<Regex> =
-    LazyLock::new(|| regex(r"(?-u:\b)(in|values?)(?:[\s,]*\([\s?,]*\))+"));
+static IN_VALUES_LIST: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\b)(in|values?)(?:[\s,]*\([\s?,]*\))+"));
 static LIMIT: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\b)limit \?(?:, ?\?| offset \?)?"));
 static ORDER_BY: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\b)order by "));
 static ASC: LazyLock<Regex> = LazyLock::new(|| regex(r"\s+asc(?-u:\b)"));
@@ -92,10 +89,7 @@ pub fn fingerprint(query: &str) -> String {
         q = replace(Cow::Owned(q), &NULL, "?").into_owned();
     }
     // The keyword is followed by `[ ,]*(` (whitespace is single spaces by now).
-    if ["in(", "in (", "in,", "in ,", "value"]
-        .iter()
-        .any(|k| q.contains(k))
-    {
+    if ["in(", "in (", "in,", "in ,", "value"].iter().any(|k| q.contains(k)) {
         q = replace(Cow::Owned(q), &IN_VALUES_LIST, "$1(?+)").into_owned();
     }
     if q.contains(" union ") {
@@ -114,19 +108,15 @@ pub fn fingerprint(query: &str) -> String {
 
 /// `text` starts with `keyword`, ignoring ASCII case.
 fn starts_with_keyword(text: &str, keyword: &str) -> bool {
-    text.as_bytes()
-        .get(..keyword.len())
-        .is_some_and(|start| start.eq_ignore_ascii_case(keyword.as_bytes()))
+    text.as_bytes().get(..keyword.len()).is_some_and(|start| start.eq_ignore_ascii_case(keyword.as_bytes()))
 }
 
 /// `needle` (lower-case ASCII) occurs in `haystack`, ignoring ASCII case.
 fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
     let (hay, needle) = (haystack.as_bytes(), needle.as_bytes());
     let first = needle[0];
-    memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay).any(|at| {
-        hay.get(at..at + needle.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
-    })
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay)
+        .any(|at| hay.get(at..at + needle.len()).is_some_and(|w| w.eq_ignore_ascii_case(needle)))
 }
 
 /// A short stable id of a fingerprint: pt-query-digest's query checksum, the last 16 hex digits
@@ -211,10 +201,8 @@ fn remove_one_line_comments(text: Cow<'_, str>) -> Cow<'_, str> {
             i += 1;
             continue;
         }
-        let end = bytes[i..]
-            .iter()
-            .position(|b| matches!(b, b'\'' | b'"' | b'\r' | b'\n'))
-            .map_or(bytes.len(), |p| i + p);
+        let end =
+            bytes[i..].iter().position(|b| matches!(b, b'\'' | b'"' | b'\r' | b'\n')).map_or(bytes.len(), |p| i + p);
         if end < bytes.len() && matches!(bytes[end], b'\'' | b'"') {
             i = end + 1;
             continue;
@@ -284,16 +272,10 @@ fn replace_numbers_collapse_lowercase(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        let boundary = if i == 0 {
-            is_word_byte(b)
-        } else {
-            is_word_byte(bytes[i - 1]) != is_word_byte(b)
-        };
+        let boundary = if i == 0 { is_word_byte(b) } else { is_word_byte(bytes[i - 1]) != is_word_byte(b) };
         let emitted = if boundary && matches!(b, b'0'..=b'9' | b'+' | b'-') {
             i += 1;
-            while i < bytes.len()
-                && matches!(bytes[i], b'0'..=b'9' | b'a'..=b'f' | b'.' | b'x' | b'+' | b'-')
-            {
+            while i < bytes.len() && matches!(bytes[i], b'0'..=b'9' | b'a'..=b'f' | b'.' | b'x' | b'+' | b'-') {
                 i += 1;
             }
             b'?'
@@ -413,16 +395,12 @@ mod tests {
         pub static ESCAPED_QUOTE: LazyLock<Regex> = LazyLock::new(|| regex(r#"\\["']"#));
         pub static DOUBLE_QUOTED: LazyLock<Regex> = LazyLock::new(|| regex(r#"(?s)".*?""#));
         pub static SINGLE_QUOTED: LazyLock<Regex> = LazyLock::new(|| regex(r"(?s)'.*?'"));
-        pub static NUMBER: LazyLock<Regex> =
-            LazyLock::new(|| regex(r"(?-u:\b)[0-9+-][0-9a-f.xb+-]*"));
+        pub static NUMBER: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\b)[0-9+-][0-9a-f.xb+-]*"));
         pub static NUMBER_LEFTOVER: LazyLock<Regex> = LazyLock::new(|| regex(r"[xb.+-]\?"));
-        pub static MULTI_LINE_COMMENT: LazyLock<Regex> =
-            LazyLock::new(|| regex(r"(?s)/\*[^!].*?\*/"));
-        pub static ONE_LINE_COMMENT: LazyLock<Regex> =
-            LazyLock::new(|| regex(r#"(?mR)(?:--|#)[^'"\r\n]*$"#));
-        pub static MULTI_ROW_INSERT: LazyLock<Regex> = LazyLock::new(|| {
-            regex(r"(?is)\A((?:INSERT|REPLACE)(?: IGNORE)?\s+INTO.+?VALUES\s*\(.*?\))\s*,\s*\(")
-        });
+        pub static MULTI_LINE_COMMENT: LazyLock<Regex> = LazyLock::new(|| regex(r"(?s)/\*[^!].*?\*/"));
+        pub static ONE_LINE_COMMENT: LazyLock<Regex> = LazyLock::new(|| regex(r#"(?mR)(?:--|#)[^'"\r\n]*$"#));
+        pub static MULTI_ROW_INSERT: LazyLock<Regex> =
+            LazyLock::new(|| regex(r"(?is)\A((?:INSERT|REPLACE)(?: IGNORE)?\s+INTO.+?VALUES\s*\(.*?\))\s*,\s*\("));
     }
 
     /// SQL-ish text, dense in the characters the scanners care about.
@@ -507,15 +485,27 @@ mod tests {
 
     /// Cases from pt-query-digest's documentation and its QueryRewriter tests, plus our own.
     const CASES: &[(&str, &str, &str)] = &[
-        ("abstracts numbers and collapses whitespace", "SELECT name, password FROM user WHERE id=5", "select name, password from user where id=?"),
-        ("same shape for different spacing", "select name,   password from user\n   where id='12823'", "select name, password from user where id=?"),
+        (
+            "abstracts numbers and collapses whitespace",
+            "SELECT name, password FROM user WHERE id=5",
+            "select name, password from user where id=?",
+        ),
+        (
+            "same shape for different spacing",
+            "select name,   password from user\n   where id='12823'",
+            "select name, password from user where id=?",
+        ),
         ("mysqldump special case", "SELECT /*!40001 SQL_NO_CACHE */ * FROM `film`", "mysqldump"),
         ("percona-toolkit special case", "REPLACE /*foo.bar:3/3*/ INTO checksum.checksum", "percona-toolkit"),
         ("administrator commands kept as they are", "administrator command: Init DB", "administrator command: Init DB"),
         ("call name special case", "CALL foo(1, 2, 3)", "call foo"),
         ("call keeps a schema-qualified name", "  call db.proc_name('x')", "call db.proc_name"),
         ("call ignores spacing", "CALL\n   Proc(1)", "call proc"),
-        ("multi-row insert cut to first tuple", "INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'), (3, 'z')", "insert into t (a, b) values(?+)"),
+        (
+            "multi-row insert cut to first tuple",
+            "INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'), (3, 'z')",
+            "insert into t (a, b) values(?+)",
+        ),
         ("multi-row replace cut to first tuple", "REPLACE INTO t VALUES (1),(2)", "replace into t values(?+)"),
         ("insert ignore cut to first tuple", "INSERT IGNORE INTO t VALUES (1),(2)", "insert ignore into t values(?+)"),
         ("single-row insert collapses values", "INSERT INTO t VALUES (1, 2)", "insert into t values(?+)"),
@@ -524,27 +514,59 @@ mod tests {
         ("removes one-line comments", "SELECT a -- the a column\nFROM t # trailing", "select a from t"),
         ("use db becomes use ?", "use `sakila`", "use ?"),
         ("use with trailing whitespace", "USE db1  ", "use ?"),
-        ("single-quoted strings", "SELECT * FROM t WHERE a = 'x' AND b = 'y z'", "select * from t where a = ? and b = ?"),
+        (
+            "single-quoted strings",
+            "SELECT * FROM t WHERE a = 'x' AND b = 'y z'",
+            "select * from t where a = ? and b = ?",
+        ),
         // pt's `'.*?'` sees a doubled quote as two strings; kept, so groups match pt-query-digest's.
         ("doubled quote inside a string, as pt does", "SELECT 'it''s'", "select ??"),
         ("double-quoted strings", "SELECT * FROM t WHERE a = \"x\"", "select * from t where a = ?"),
         ("escaped quotes inside strings", r"SELECT 'O\'Brien'", "select ?"),
         ("booleans", "UPDATE t SET a = TRUE WHERE b = false", "update t set a = ? where b = ?"),
-        ("numbers of every form", "select 0e0, +6e-30, -6.00 from foo where a = 5.5 or b=0.5 or c=.5", "select ?, ?, ? from foo where a = ? or b=? or c=?"),
+        (
+            "numbers of every form",
+            "select 0e0, +6e-30, -6.00 from foo where a = 5.5 or b=0.5 or c=.5",
+            "select ?, ?, ? from foo where a = ? or b=? or c=?",
+        ),
         ("hex and binary literals", "select 0x0, x'123', 0b1010, b'10101' from foo", "select ?, ?, ?, ? from foo"),
-        ("numbers inside identifiers are kept", "SELECT * FROM db1.tbl2 WHERE rt_5min = 1", "select * from db1.tbl2 where rt_5min = ?"),
+        (
+            "numbers inside identifiers are kept",
+            "SELECT * FROM db1.tbl2 WHERE rt_5min = 1",
+            "select * from db1.tbl2 where rt_5min = ?",
+        ),
         ("null becomes ?", "SELECT * FROM t WHERE a IS NULL", "select * from t where a is ?"),
         ("in lists collapse", "SELECT * FROM t WHERE id IN (1, 2, 3)", "select * from t where id in(?+)"),
         ("not in lists collapse", "select * from t where id not in ( 'a','b' )", "select * from t where id not in(?+)"),
         ("limit with offset comma", "SELECT * FROM t LIMIT 10, 20", "select * from t limit ?"),
         ("limit with offset keyword", "SELECT * FROM t LIMIT 10 OFFSET 20", "select * from t limit ?"),
-        ("repeated union collapses", "select a from t where id=1 union select a from t where id=2 union select a from t where id=3", "select a from t where id=? /*repeat union*/"),
+        (
+            "repeated union collapses",
+            "select a from t where id=1 union select a from t where id=2 union select a from t where id=3",
+            "select a from t where id=? /*repeat union*/",
+        ),
         ("repeated union all collapses", "SELECT 1 UNION ALL SELECT 2", "select ? /*repeat union all*/"),
-        ("different selects in a union stay", "select a from t union select b from u", "select a from t union select b from u"),
-        ("asc dropped after order by", "SELECT * FROM products ORDER BY name ASC, shape ASC", "select * from products order by name, shape"),
+        (
+            "different selects in a union stay",
+            "select a from t union select b from u",
+            "select a from t union select b from u",
+        ),
+        (
+            "asc dropped after order by",
+            "SELECT * FROM products ORDER BY name ASC, shape ASC",
+            "select * from products order by name, shape",
+        ),
         ("asc kept before order by", "SELECT asc FROM t ORDER BY a", "select asc from t order by a"),
-        ("asc prefix of a column name kept", "SELECT * FROM t ORDER BY ascii_col", "select * from t order by ascii_col"),
-        ("keywords inside strings are literals", "SELECT * FROM t WHERE note = 'select 1 union select 1; drop table x'", "select * from t where note = ?"),
+        (
+            "asc prefix of a column name kept",
+            "SELECT * FROM t ORDER BY ascii_col",
+            "select * from t order by ascii_col",
+        ),
+        (
+            "keywords inside strings are literals",
+            "SELECT * FROM t WHERE note = 'select 1 union select 1; drop table x'",
+            "select * from t where note = ?",
+        ),
         ("multi-line statement", "UPDATE t\n   SET a = 1\n WHERE b = 2", "update t set a = ? where b = ?"),
         ("empty query", "", ""),
     ];
@@ -563,9 +585,7 @@ mod tests {
         let full = format!("{:X}", Md5::digest(b"select ?"));
         assert_eq!(id.len(), 16);
         assert_eq!(id, full[16..]);
-        assert!(id
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
     }
 
     #[test]

@@ -61,43 +61,25 @@ pub struct PrintSink<W> {
 
 impl<W: Write> PrintSink<W> {
     pub fn new(writer: W, config: &Config) -> Self {
-        PrintSink {
-            writer: Mutex::new(writer),
-            index_type: config.index_type.clone(),
-        }
+        PrintSink { writer: Mutex::new(writer), index_type: config.index_type.clone() }
     }
 
     /// The writer back, for tests.
     pub fn into_inner(self) -> W {
-        self.writer
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.writer.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 impl<W: Write> Sink for PrintSink<W> {
     async fn submit(&self, docs: Vec<Document>) -> Result<SinkReport, SinkError> {
-        let body = Encoder {
-            index_type: self.index_type.as_deref(),
-        }
-        .encode_all(&docs);
-        let mut writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        writer
-            .write_all(&body)
-            .and_then(|()| writer.flush())
-            .map_err(SinkError::Write)?;
-        Ok(SinkReport {
-            documents: docs.len(),
-            bytes: body.len(),
-        })
+        let body = Encoder { index_type: self.index_type.as_deref() }.encode_all(&docs);
+        let mut writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        writer.write_all(&body).and_then(|()| writer.flush()).map_err(SinkError::Write)?;
+        Ok(SinkReport { documents: docs.len(), bytes: body.len() })
     }
 
     fn describe(&self) -> String {
-        "written as a _bulk body to standard output (dry run: no OpenSearch endpoint configured)"
-            .to_owned()
+        "written as a _bulk body to standard output (dry run: no OpenSearch endpoint configured)".to_owned()
     }
 }
 
@@ -150,10 +132,7 @@ impl Summary {
             destination,
         );
         if self.control_messages > 0 {
-            line.push_str(&format!(
-                "; skipped {} CloudWatch control message(s)",
-                self.control_messages
-            ));
+            line.push_str(&format!("; skipped {} CloudWatch control message(s)", self.control_messages));
         }
         line
     }
@@ -189,37 +168,22 @@ impl HandlerError {
             HandlerError::Decode(e) => e.kind(),
             HandlerError::Sink(_) => "Sink",
         };
-        let retry = if self.is_retryable() {
-            "Retryable"
-        } else {
-            "NonRetryable"
-        };
+        let retry = if self.is_retryable() { "Retryable" } else { "NonRetryable" };
         format!("{retry}.{kind}")
     }
 }
 
 impl From<HandlerError> for Diagnostic {
     fn from(error: HandlerError) -> Diagnostic {
-        Diagnostic {
-            error_type: error.error_type(),
-            error_message: error.to_string(),
-        }
+        Diagnostic { error_type: error.error_type(), error_message: error.to_string() }
     }
 }
 
 /// The documents of one batch (pure).
 pub fn build_documents(config: &Config, batch: LogsData) -> Vec<Document> {
-    let meta = StreamMeta {
-        owner: batch.owner,
-        log_group: batch.log_group,
-        log_stream: batch.log_stream,
-    };
+    let meta = StreamMeta { owner: batch.owner, log_group: batch.log_group, log_stream: batch.log_stream };
     let mut builder = DocumentBuilder::new(&config.index_prefix, meta);
-    batch
-        .log_events
-        .into_iter()
-        .map(|event| builder.build(event))
-        .collect()
+    batch.log_events.into_iter().map(|event| builder.build(event)).collect()
 }
 
 /// Holds what lives across invocations: the configuration and the sink.
@@ -266,10 +230,7 @@ impl<S: Sink> Handler<S> {
 
     /// One CloudWatch Logs batch.
     pub async fn handle_batch(&self, batch: LogsData) -> Result<Summary, HandlerError> {
-        let mut summary = Summary {
-            batches: 1,
-            ..Summary::default()
-        };
+        let mut summary = Summary { batches: 1, ..Summary::default() };
         if batch.is_control_message() {
             info!(log_group = %batch.log_group, "skipped a CloudWatch Logs CONTROL_MESSAGE (delivery health check)");
             summary.control_messages = 1;

@@ -18,10 +18,7 @@ const DATE_SUFFIX_BYTES: usize = "-2026.11.21".len();
 
 /// Characters OpenSearch refuses in an index name (`MetadataCreateIndexService.validateIndexOrAliasName`).
 pub fn is_forbidden(c: char) -> bool {
-    matches!(
-        c,
-        '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ' ' | ',' | '#' | ':'
-    ) || c.is_whitespace()
+    matches!(c, '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ' ' | ',' | '#' | ':') || c.is_whitespace()
 }
 
 /// Names indices for one log group; caches the last day it named.
@@ -47,10 +44,7 @@ impl GroupIndex {
         let room = MAX_INDEX_NAME_BYTES - DATE_SUFFIX_BYTES;
         if base.len() > room {
             let hash = Md5::digest(log_group.as_bytes());
-            let tag = format!(
-                "-{:02x}{:02x}{:02x}{:02x}",
-                hash[0], hash[1], hash[2], hash[3]
-            );
+            let tag = format!("-{:02x}{:02x}{:02x}{:02x}", hash[0], hash[1], hash[2], hash[3]);
             let mut cut = room - tag.len();
             while !base.is_char_boundary(cut) {
                 cut -= 1;
@@ -58,10 +52,7 @@ impl GroupIndex {
             base.truncate(cut);
             base.push_str(&tag);
         }
-        GroupIndex {
-            base,
-            last_day: None,
-        }
+        GroupIndex { base, last_day: None }
     }
 
     /// The index for an event at `timestamp_ms` (UTC day). Timestamps chrono cannot represent
@@ -70,13 +61,7 @@ impl GroupIndex {
         let day = timestamp_ms.div_euclid(86_400_000);
         if self.last_day.as_ref().is_none_or(|(d, _)| *d != day) {
             let date = DateTime::from_timestamp_millis(timestamp_ms).unwrap_or_default();
-            let name = format!(
-                "{}-{:04}.{:02}.{:02}",
-                self.base,
-                date.year(),
-                date.month(),
-                date.day()
-            );
+            let name = format!("{}-{:04}.{:02}.{:02}", self.base, date.year(), date.month(), date.day());
             self.last_day = Some((day, name));
         }
         self.last_day.as_ref().map_or("", |(_, name)| name.as_str())
@@ -94,9 +79,7 @@ fn sanitise(log_group: &str) -> String {
             out.extend(c.to_lowercase());
         }
     }
-    let trimmed = out
-        .trim_start_matches(['-', '_', '+', '.'])
-        .trim_end_matches('-');
+    let trimmed = out.trim_start_matches(['-', '_', '+', '.']).trim_end_matches('-');
     trimmed.to_owned()
 }
 
@@ -107,9 +90,7 @@ mod tests {
     const NOV_21_2026: i64 = 1_795_255_200_000; // 2026-11-21T10:00:00Z
 
     fn name(prefix: &str, group: &str) -> String {
-        GroupIndex::new(prefix, group)
-            .for_timestamp(NOV_21_2026)
-            .to_owned()
+        GroupIndex::new(prefix, group).for_timestamp(NOV_21_2026).to_owned()
     }
 
     #[test]

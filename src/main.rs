@@ -6,11 +6,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
-    let cli = if in_lambda {
-        None
-    } else {
-        Some(cli::Cli::parse())
-    };
+    let cli = if in_lambda { None } else { Some(cli::Cli::parse()) };
     if in_lambda {
         // JSON logs when the function's log format is JSON (AWS_LAMBDA_LOG_FORMAT).
         lambda_runtime::tracing::init_default_subscriber();
@@ -33,10 +29,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("logs-to-opensearch: cannot start the async runtime: {e}");
@@ -44,9 +37,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli {
-        None => runtime
-            .block_on(lambda::run(config))
-            .map_err(|e| anyhow::anyhow!(e)),
+        None => runtime.block_on(lambda::run(config)).map_err(|e| anyhow::anyhow!(e)),
         Some(cli) => runtime.block_on(cli::run(cli, config)),
     };
     match result {

@@ -274,17 +274,11 @@ impl Parser {
             Some((user, rest)) => (user.trim(), rest.trim_end_matches(']').trim()),
             None => (user_part.trim(), ""),
         };
-        let user = if user.is_empty() {
-            privilege_user
-        } else {
-            user
-        };
+        let user = if user.is_empty() { privilege_user } else { user };
         self.q.user = non_empty(user);
 
         let host_part = host_part.trim_start();
-        let host_end = host_part
-            .find(|c: char| c.is_whitespace() || c == '[')
-            .unwrap_or(host_part.len());
+        let host_end = host_part.find(|c: char| c.is_whitespace() || c == '[').unwrap_or(host_part.len());
         let mut host = &host_part[..host_end];
         let mut rest = host_part[host_end..].trim_start();
         if let Some(bracketed) = rest.strip_prefix('[') {
@@ -344,9 +338,7 @@ impl Parser {
                 let (name, kind) = known_key(key);
                 let typed = match kind {
                     KeyKind::Reserved => {
-                        return self.warn(format!(
-                            "{key}: header pair ignored, the name is a document field"
-                        ));
+                        return self.warn(format!("{key}: header pair ignored, the name is a document field"));
                     }
                     KeyKind::Text => FieldValue::Str(value.to_owned()),
                     KeyKind::Inferred => infer(value),
@@ -381,9 +373,8 @@ impl Parser {
             } else if let Some(schema) = use_schema(text) {
                 use_line = Some(text.trim_end_matches(';'));
                 self.q.schema = Some(unquote_identifier(schema));
-            } else if let Some(command) = text
-                .strip_prefix('#')
-                .and_then(|t| t.trim_start().strip_prefix("administrator command:"))
+            } else if let Some(command) =
+                text.strip_prefix('#').and_then(|t| t.trim_start().strip_prefix("administrator command:"))
             {
                 admin = Some(command.trim().trim_end_matches(';').trim_end());
             } else {
@@ -429,20 +420,14 @@ impl Parser {
     /// and sortable, and flagged.
     fn float(&mut self, key: &str, value: &str) -> Option<f64> {
         if let Ok(v) = value.parse::<f64>() {
-            if v.is_finite()
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
-            {
+            if v.is_finite() && value.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
                 return Some(v);
             }
         }
         let prefix = numeric_prefix(value, true);
         let parsed = prefix.parse::<f64>().ok().filter(|v| v.is_finite());
         match parsed {
-            Some(_) => self.warn(format!(
-                "{key}: {value:?} is not a number; kept its leading number {prefix}"
-            )),
+            Some(_) => self.warn(format!("{key}: {value:?} is not a number; kept its leading number {prefix}")),
             None => self.warn(format!("{key}: {value:?} is not a number")),
         }
         parsed
@@ -455,9 +440,7 @@ impl Parser {
         let prefix = numeric_prefix(value, false);
         let parsed = prefix.parse::<i64>().ok();
         match parsed {
-            Some(_) => self.warn(format!(
-                "{key}: {value:?} is not an integer; kept its leading number {prefix}"
-            )),
+            Some(_) => self.warn(format!("{key}: {value:?} is not an integer; kept its leading number {prefix}")),
             None => self.warn(format!("{key}: {value:?} is not an integer")),
         }
         parsed
@@ -469,10 +452,8 @@ fn as_key(token: &str) -> Option<&str> {
     let key = token.strip_suffix(':')?;
     let mut bytes = key.bytes();
     let first = bytes.next()?;
-    (first.is_ascii_uppercase()
-        && key.len() <= 64
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-    .then_some(key)
+    (first.is_ascii_uppercase() && key.len() <= 64 && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .then_some(key)
 }
 
 /// The type a value's text shows: integer, decimal, `Yes`/`No`, else a string (RFC 3339
@@ -482,16 +463,11 @@ fn infer(value: &str) -> FieldValue {
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         return match value.parse::<i64>() {
             Ok(v) => FieldValue::Int(v),
-            Err(_) => value
-                .parse::<f64>()
-                .map_or_else(|_| FieldValue::Str(value.to_owned()), FieldValue::Float),
+            Err(_) => value.parse::<f64>().map_or_else(|_| FieldValue::Str(value.to_owned()), FieldValue::Float),
         };
     }
     if let Some((int, frac)) = digits.split_once('.') {
-        if !int.is_empty()
-            && !frac.is_empty()
-            && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-        {
+        if !int.is_empty() && !frac.is_empty() && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
             if let Ok(v) = value.parse::<f64>() {
                 return FieldValue::Float(v);
             }
@@ -538,31 +514,18 @@ fn parse_time(value: &str) -> Result<(String, i64, &str), ()> {
         return Err(());
     }
     let number = |range: std::ops::Range<usize>| first[range].parse::<u32>().map_err(|_| ());
-    let date = NaiveDate::from_ymd_opt(2000 + number(0..2)? as i32, number(2..4)?, number(4..6)?)
-        .ok_or(())?;
+    let date = NaiveDate::from_ymd_opt(2000 + number(0..2)? as i32, number(2..4)?, number(4..6)?).ok_or(())?;
     // Some servers add a fraction: `121123 19:56:06.0000001967`.
     let (clock, fraction) = clock.split_once('.').unwrap_or((clock, ""));
     let mut parts = clock.split(':').map(|p| p.parse::<u32>().map_err(|_| ()));
-    let (h, m, s) = (
-        parts.next().ok_or(())??,
-        parts.next().ok_or(())??,
-        parts.next().ok_or(())??,
-    );
+    let (h, m, s) = (parts.next().ok_or(())??, parts.next().ok_or(())??, parts.next().ok_or(())??);
     if parts.next().is_some() || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return Err(());
     }
-    let nanos = format!("{:0<9}", &fraction[..fraction.len().min(9)])
-        .parse::<u32>()
-        .map_err(|_| ())?;
+    let nanos = format!("{:0<9}", &fraction[..fraction.len().min(9)]).parse::<u32>().map_err(|_| ())?;
     let at = date.and_hms_nano_opt(h, m, s, nanos).ok_or(())?;
     let mut text = String::with_capacity(32);
-    let _ = write!(
-        text,
-        "{}-{:02}-{:02}T{h:02}:{m:02}:{s:02}",
-        date.year(),
-        date.month(),
-        date.day()
-    );
+    let _ = write!(text, "{}-{:02}-{:02}T{h:02}:{m:02}:{s:02}", date.year(), date.month(), date.day());
     if !fraction.is_empty() {
         let _ = write!(text, ".{}", &fraction[..fraction.len().min(9)]);
     }
@@ -577,9 +540,7 @@ fn split_token(text: &str) -> (&str, &str) {
 
 /// `SET timestamp=1469038405;` → its seconds.
 fn set_timestamp_seconds(line: &str) -> Option<i64> {
-    let rest = line
-        .get(..14)
-        .filter(|p| p.eq_ignore_ascii_case("SET timestamp="))?;
+    let rest = line.get(..14).filter(|p| p.eq_ignore_ascii_case("SET timestamp="))?;
     let value = line[rest.len()..].strip_suffix(';')?;
     let seconds = value.split('.').next()?;
     seconds.parse().ok()
@@ -596,19 +557,14 @@ fn use_schema(line: &str) -> Option<&str> {
 }
 
 fn unquote_identifier(name: &str) -> String {
-    name.strip_prefix('`')
-        .and_then(|n| n.strip_suffix('`'))
-        .unwrap_or(name)
-        .to_owned()
+    name.strip_prefix('`').and_then(|n| n.strip_suffix('`')).unwrap_or(name).to_owned()
 }
 
 /// The statement without trailing whitespace, NUL padding and its final `;`.
 fn strip_statement_end(statement: &str) -> &str {
     let trimmed = statement.trim_end_matches(|c: char| c.is_whitespace() || c == '\0');
     let trimmed = trimmed.strip_suffix(';').unwrap_or(trimmed);
-    trimmed
-        .trim_end_matches(|c: char| c.is_whitespace() || c == '\0')
-        .trim_start()
+    trimmed.trim_end_matches(|c: char| c.is_whitespace() || c == '\0').trim_start()
 }
 
 /// The first keyword of a statement, upper-cased, after comments and opening parentheses:
@@ -627,9 +583,7 @@ fn statement_keyword(statement: &str) -> Option<String> {
             break;
         }
     }
-    let end = rest
-        .find(|c: char| !c.is_ascii_alphabetic())
-        .unwrap_or(rest.len());
+    let end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
     (end > 0).then(|| rest[..end].to_ascii_uppercase())
 }
 

@@ -66,10 +66,7 @@ impl<R: BufRead> EntrySplitter<R> {
     /// Ends the current entry; returns it unless it is only whitespace.
     fn take(&mut self) -> Option<RawEntry> {
         let bytes = std::mem::take(&mut self.current);
-        let entry = RawEntry {
-            offset: self.current_offset,
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-        };
+        let entry = RawEntry { offset: self.current_offset, text: String::from_utf8_lossy(&bytes).into_owned() };
         self.kind = Kind::Empty;
         self.has_user_host = false;
         self.in_body = false;
@@ -171,9 +168,7 @@ fn classify(line: &[u8]) -> LineClass {
     }
     let lower_start: Vec<u8> = line.iter().take(9).map(u8::to_ascii_lowercase).collect();
     if lower_start.starts_with(b"tcp port:")
-        || (line.starts_with(b"Time ")
-            && contains(line, b"Id Command")
-            && contains(line, b"Argument"))
+        || (line.starts_with(b"Time ") && contains(line, b"Id Command") && contains(line, b"Argument"))
     {
         return LineClass::BannerMore;
     }
@@ -182,26 +177,17 @@ fn classify(line: &[u8]) -> LineClass {
 
 /// `Query_time: …`, `Thread_id: …`, `Schema: …`: an upper-case key, then a colon.
 fn is_key_value(header: &[u8]) -> bool {
-    let key_len = header
-        .iter()
-        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
-        .count();
+    let key_len = header.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
     key_len > 0 && header[0].is_ascii_uppercase() && header.get(key_len) == Some(&b':')
 }
 
 fn trim_line_end(line: &[u8]) -> &[u8] {
-    let end = line
-        .iter()
-        .rposition(|b| !matches!(b, b'\n' | b'\r'))
-        .map_or(0, |i| i + 1);
+    let end = line.iter().rposition(|b| !matches!(b, b'\n' | b'\r')).map_or(0, |i| i + 1);
     &line[..end]
 }
 
 fn trim_start(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(bytes.len());
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
     &bytes[start..]
 }
 
@@ -225,10 +211,7 @@ impl EventMaker {
         hash.update(log_stream.as_bytes());
         let digest = hash.finalize();
         let id_base = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        EventMaker {
-            id_base,
-            last_time: fallback_time_ms,
-        }
+        EventMaker { id_base, last_time: fallback_time_ms }
     }
 
     pub fn event(&mut self, entry: RawEntry) -> LogEvent {
@@ -260,19 +243,12 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert!(entries[0].text.starts_with("# Time:") && entries[0].text.ends_with("SELECT 1;\n"));
         assert!(entries[1].text.starts_with("# User@Host: b"));
-        assert_eq!(
-            entries[1].offset as usize,
-            log.windows(14)
-                .position(|w| w == b"# User@Host: b")
-                .unwrap()
-        );
+        assert_eq!(entries[1].offset as usize, log.windows(14).position(|w| w == b"# User@Host: b").unwrap());
     }
 
     #[test]
     fn header_after_statement_starts_a_new_entry() {
-        let entries = split(
-            b"# Query_time: 1  Lock_time: 0\nSELECT 1;\n# Query_time: 2  Lock_time: 0\nSELECT 2;\n",
-        );
+        let entries = split(b"# Query_time: 1  Lock_time: 0\nSELECT 1;\n# Query_time: 2  Lock_time: 0\nSELECT 2;\n");
         assert_eq!(entries.len(), 2);
     }
 
@@ -288,10 +264,7 @@ mod tests {
         let log = b"# Time: 071218 11:48:27\n# Query_time: 1\nSELECT 1;\n/usr/sbin/mysqld, Version: 5.0.77-log (MySQL). started with:\nTcp port: 3306  Unix socket: /tmp/s.sock\nTime                 Id Command    Argument\n# Time: 071218 11:48:28\n# Query_time: 2\nSELECT 2;\n";
         let entries = split(log);
         assert_eq!(entries.len(), 3);
-        assert!(
-            entries[1].text.starts_with("/usr/sbin/mysqld")
-                && entries[1].text.ends_with("Argument\n")
-        );
+        assert!(entries[1].text.starts_with("/usr/sbin/mysqld") && entries[1].text.ends_with("Argument\n"));
         assert!(slowlog::parse(&entries[1].text).is_none());
     }
 
@@ -321,9 +294,6 @@ mod tests {
         assert_ne!(a[0].id, a[1].id);
         assert_ne!(a[0].id, other[0].id);
         assert_eq!(a[0].timestamp, 1_469_038_405_698);
-        assert_eq!(
-            a[1].timestamp, 1_469_038_405_698,
-            "no # Time: carries the previous one forward"
-        );
+        assert_eq!(a[1].timestamp, 1_469_038_405_698, "no # Time: carries the previous one forward");
     }
 }

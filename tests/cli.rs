@@ -7,12 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 fn bin() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_logs-to-opensearch"));
-    for var in [
-        "AWS_LAMBDA_RUNTIME_API",
-        "INDEX_PREFIX",
-        "INDEX_TYPE",
-        "RUST_LOG",
-    ] {
+    for var in ["AWS_LAMBDA_RUNTIME_API", "INDEX_PREFIX", "INDEX_TYPE", "RUST_LOG"] {
         command.env_remove(var);
     }
     command
@@ -30,37 +25,18 @@ fn ids(ndjson: &str) -> Vec<String> {
     ndjson
         .lines()
         .step_by(2)
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["index"]["_id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["index"]["_id"].as_str().unwrap().to_owned())
         .collect()
 }
 
 #[test]
 fn replay_prints_the_bulk_body_and_a_summary() {
-    let out = run(&[
-        "replay",
-        common::fixture("events/rds-mysql80-slowquery.json")
-            .to_str()
-            .unwrap(),
-    ]);
+    let out = run(&["replay", common::fixture("events/rds-mysql80-slowquery.json").to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    common::assert_ndjson_eq(
-        &text(&out.stdout),
-        &common::read_fixture("expected/rds-mysql80-slowquery.ndjson"),
-    );
+    common::assert_ndjson_eq(&text(&out.stdout), &common::read_fixture("expected/rds-mysql80-slowquery.ndjson"));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("5 events in 1 batch → 5 documents (5 slow queries"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("no OpenSearch endpoint configured"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("5 events in 1 batch → 5 documents (5 slow queries"), "{stderr}");
+    assert!(stderr.contains("no OpenSearch endpoint configured"), "{stderr}");
 }
 
 #[test]
@@ -76,39 +52,22 @@ fn replay_reads_standard_input() {
     child.stdin.take().unwrap().write_all(&event).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    common::assert_ndjson_eq(
-        &text(&out.stdout),
-        &common::read_fixture("expected/rds-mysql80-slowquery.ndjson"),
-    );
+    common::assert_ndjson_eq(&text(&out.stdout), &common::read_fixture("expected/rds-mysql80-slowquery.ndjson"));
 }
 
 #[test]
 fn replay_re_drives_an_on_failure_destination_record() {
-    let out = run(&[
-        "replay",
-        common::fixture("events/on-failure-destination.json")
-            .to_str()
-            .unwrap(),
-    ]);
+    let out = run(&["replay", common::fixture("events/on-failure-destination.json").to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(ids(&text(&out.stdout)).len(), 2);
 }
 
 #[test]
 fn replay_says_it_skipped_a_control_message() {
-    let out = run(&[
-        "replay",
-        common::fixture("events/control-message.json")
-            .to_str()
-            .unwrap(),
-    ]);
+    let out = run(&["replay", common::fixture("events/control-message.json").to_str().unwrap()]);
     assert!(out.status.success());
     assert!(out.stdout.is_empty());
-    assert!(
-        text(&out.stderr).contains("skipped 1 CloudWatch control message"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("skipped 1 CloudWatch control message"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -117,10 +76,7 @@ fn replay_of_a_broken_event_fails_naming_the_file_and_the_layer() {
     let out = run(&["replay", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains(path.to_str().unwrap()) && stderr.contains("awslogs.data: gzip layer"),
-        "{stderr}"
-    );
+    assert!(stderr.contains(path.to_str().unwrap()) && stderr.contains("awslogs.data: gzip layer"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
 
@@ -128,40 +84,19 @@ fn replay_of_a_broken_event_fails_naming_the_file_and_the_layer() {
 fn replay_of_a_missing_or_non_json_file_says_so() {
     let out = run(&["replay", "/nonexistent/event.json"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("/nonexistent/event.json: cannot read the event file"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("/nonexistent/event.json: cannot read the event file"), "{}", text(&out.stderr));
 
-    let out = run(&[
-        "replay",
-        common::fixture("entries/rds-mysql57-select.log")
-            .to_str()
-            .unwrap(),
-    ]);
+    let out = run(&["replay", common::fixture("entries/rds-mysql57-select.log").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("the event is not JSON"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("the event is not JSON"), "{}", text(&out.stderr));
 }
 
 #[test]
 fn an_invalid_variable_is_refused_at_start_by_name() {
-    let out = bin()
-        .env("INDEX_PREFIX", "Bad Prefix")
-        .args(["replay", "-"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = bin().env("INDEX_PREFIX", "Bad Prefix").args(["replay", "-"]).stdin(Stdio::null()).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("INDEX_PREFIX must be") && stderr.contains("\"Bad Prefix\""),
-        "{stderr}"
-    );
+    assert!(stderr.contains("INDEX_PREFIX must be") && stderr.contains("\"Bad Prefix\""), "{stderr}");
 }
 
 #[test]
@@ -169,12 +104,7 @@ fn index_prefix_and_type_from_the_environment_reach_the_body() {
     let out = bin()
         .env("INDEX_PREFIX", "rds")
         .env("INDEX_TYPE", "_doc")
-        .args([
-            "replay",
-            common::fixture("events/rds-mysql80-slowquery.json")
-                .to_str()
-                .unwrap(),
-        ])
+        .args(["replay", common::fixture("events/rds-mysql80-slowquery.json").to_str().unwrap()])
         .output()
         .unwrap();
     let first = text(&out.stdout).lines().next().unwrap().to_owned();
@@ -190,72 +120,37 @@ fn slowlog_indexes_a_file_with_stable_ids() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("mysql-slowquery.log");
     let mut log = Vec::new();
-    for name in [
-        "startup-banner.log",
-        "mysql80-log-slow-extra.log",
-        "mariadb-10-verbose.log",
-        "non-utf8-bytes.log",
-    ] {
+    for name in ["startup-banner.log", "mysql80-log-slow-extra.log", "mariadb-10-verbose.log", "non-utf8-bytes.log"] {
         log.extend(std::fs::read(common::fixture(&format!("entries/{name}"))).unwrap());
     }
     std::fs::write(&file, &log).unwrap();
 
-    let args = [
-        "slowlog",
-        file.to_str().unwrap(),
-        "--log-group",
-        "/aws/rds/instance/prod-db-1/slowquery",
-    ];
+    let args = ["slowlog", file.to_str().unwrap(), "--log-group", "/aws/rds/instance/prod-db-1/slowquery"];
     let first = run(&args);
     assert!(first.status.success(), "{}", text(&first.stderr));
     let body = text(&first.stdout);
-    let docs: Vec<serde_json::Value> = body
-        .lines()
-        .skip(1)
-        .step_by(2)
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let docs: Vec<serde_json::Value> =
+        body.lines().skip(1).step_by(2).map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(docs.len(), 4);
-    assert!(
-        docs[0].get("Query_time").is_none(),
-        "the banner is a plain document"
-    );
+    assert!(docs[0].get("Query_time").is_none(), "the banner is a plain document");
     assert_eq!(docs[1]["Query_time"], 7.412893);
-    assert_eq!(
-        docs[1]["@timestamp"], "2026-11-21T10:15:31.402Z",
-        "dated by its # Time: line"
-    );
+    assert_eq!(docs[1]["@timestamp"], "2026-11-21T10:15:31.402Z", "dated by its # Time: line");
     assert_eq!(docs[2]["Schema"], "analytics");
-    assert_eq!(
-        docs[3]["Query"],
-        "SELECT * FROM people WHERE name = 'Ren\u{FFFD}e'"
-    );
-    assert_eq!(
-        docs[1]["@log_stream"], "mysql-slowquery.log",
-        "log stream defaults to the file name"
-    );
+    assert_eq!(docs[3]["Query"], "SELECT * FROM people WHERE name = 'Ren\u{FFFD}e'");
+    assert_eq!(docs[1]["@log_stream"], "mysql-slowquery.log", "log stream defaults to the file name");
     assert!(
-        text(&first.stderr)
-            .contains("4 events in 1 batch → 4 documents (3 slow queries, 0 structured, 1 plain"),
+        text(&first.stderr).contains("4 events in 1 batch → 4 documents (3 slow queries, 0 structured, 1 plain"),
         "{}",
         text(&first.stderr)
     );
 
     let again = run(&args);
-    assert_eq!(
-        ids(&text(&again.stdout)),
-        ids(&body),
-        "a re-run overwrites, never duplicates"
-    );
+    assert_eq!(ids(&text(&again.stdout)), ids(&body), "a re-run overwrites, never duplicates");
     let other_stream = run(&[&args[..], &["--log-stream", "prod-db-1"]].concat());
     assert_ne!(ids(&text(&other_stream.stdout))[0], ids(&body)[0]);
 
     let batched = run(&[&args[..], &["--batch-size", "3"]].concat());
-    assert!(
-        text(&batched.stderr).contains("4 events in 2 batches"),
-        "{}",
-        text(&batched.stderr)
-    );
+    assert!(text(&batched.stderr).contains("4 events in 2 batches"), "{}", text(&batched.stderr));
     assert_eq!(ids(&text(&batched.stdout)), ids(&body));
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -265,16 +160,10 @@ fn slowlog_reads_a_whole_corpus_file() {
     let Some(dir) = common::percona_corpus() else {
         return;
     };
-    let out = run(&[
-        "slowlog",
-        dir.join("slow-pt-243.txt").to_str().unwrap(),
-        "--log-group",
-        "/corpus",
-    ]);
+    let out = run(&["slowlog", dir.join("slow-pt-243.txt").to_str().unwrap(), "--log-group", "/corpus"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr)
-            .contains("3 events in 1 batch → 3 documents (2 slow queries, 0 structured, 1 plain"),
+        text(&out.stderr).contains("3 events in 1 batch → 3 documents (2 slow queries, 0 structured, 1 plain"),
         "{}",
         text(&out.stderr)
     );
@@ -296,33 +185,14 @@ fn help_explains_the_commands_and_settings() {
     let out = run(&["--help"]);
     assert!(out.status.success());
     let help = text(&out.stdout);
-    for needle in [
-        "replay",
-        "slowlog",
-        "INDEX_PREFIX",
-        "INDEX_TYPE",
-        "AWS_LAMBDA_RUNTIME_API",
-        "_bulk",
-    ] {
+    for needle in ["replay", "slowlog", "INDEX_PREFIX", "INDEX_TYPE", "AWS_LAMBDA_RUNTIME_API", "_bulk"] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
     let help = text(&run(&["slowlog", "--help"]).stdout);
-    for needle in [
-        "--log-group",
-        "--log-stream",
-        "download-db-log-file-portion",
-        "duplicates",
-    ] {
-        assert!(
-            help.contains(needle),
-            "slowlog --help lacks {needle}:\n{help}"
-        );
+    for needle in ["--log-group", "--log-stream", "download-db-log-file-portion", "duplicates"] {
+        assert!(help.contains(needle), "slowlog --help lacks {needle}:\n{help}");
     }
     let missing = run(&["slowlog", "x.log"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(
-        text(&missing.stderr).contains("--log-group"),
-        "{}",
-        text(&missing.stderr)
-    );
+    assert!(text(&missing.stderr).contains("--log-group"), "{}", text(&missing.stderr));
 }

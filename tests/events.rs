@@ -40,22 +40,12 @@ fn every_event_fixture_decodes_to_its_source() {
             // Fields our type ignores (policyLevel, future fields) are not compared.
             let object = payload.as_object_mut().unwrap();
             object.retain(|k, _| {
-                [
-                    "messageType",
-                    "owner",
-                    "logGroup",
-                    "logStream",
-                    "subscriptionFilters",
-                    "logEvents",
-                ]
-                .contains(&k.as_str())
+                ["messageType", "owner", "logGroup", "logStream", "subscriptionFilters", "logEvents"]
+                    .contains(&k.as_str())
             });
         }
         let actual: Vec<Value> = batches.iter().map(as_payload).collect();
-        assert_eq!(
-            actual, expected,
-            "{name}: regenerate with python3 tests/fixtures/make_events.py"
-        );
+        assert_eq!(actual, expected, "{name}: regenerate with python3 tests/fixtures/make_events.py");
         checked += 1;
     }
     assert!(checked >= 9, "only {checked} event fixtures");
@@ -82,10 +72,7 @@ fn recognises_control_messages() {
 #[test]
 fn ignores_unknown_fields_of_account_level_subscriptions() {
     let batches = decode_fixture("account-level-subscription.json").unwrap();
-    assert_eq!(
-        batches[0].log_group,
-        "/aws/rds/instance/prod-db-2/slowquery"
-    );
+    assert_eq!(batches[0].log_group, "/aws/rds/instance/prod-db-2/slowquery");
     assert_eq!(batches[0].log_events.len(), 1);
 }
 
@@ -93,14 +80,7 @@ fn ignores_unknown_fields_of_account_level_subscriptions() {
 fn decodes_every_kinesis_record_in_order() {
     let batches = decode_fixture("kinesis-cross-account.json").unwrap();
     let groups: Vec<&str> = batches.iter().map(|b| b.log_group.as_str()).collect();
-    assert_eq!(
-        groups,
-        [
-            "/aws/rds/instance/prod-db-1/slowquery",
-            "",
-            "/aws/rds/instance/billing-db/slowquery"
-        ]
-    );
+    assert_eq!(groups, ["/aws/rds/instance/prod-db-1/slowquery", "", "/aws/rds/instance/billing-db/slowquery"]);
     assert!(batches[1].is_control_message());
     assert_eq!(batches[2].owner, "444455556666");
 }
@@ -116,30 +96,21 @@ fn decodes_the_event_inside_an_on_failure_destination_record() {
 fn names_the_base64_layer() {
     let err = decode_fixture("broken-base64.json").unwrap_err();
     assert!(matches!(err, DecodeError::Base64 { .. }), "{err:?}");
-    assert!(
-        err.to_string().starts_with("awslogs.data: base64 layer:"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("awslogs.data: base64 layer:"), "{err}");
 }
 
 #[test]
 fn names_the_gzip_layer() {
     let err = decode_fixture("broken-gzip.json").unwrap_err();
     assert!(matches!(err, DecodeError::Gzip { .. }), "{err:?}");
-    assert!(
-        err.to_string().starts_with("awslogs.data: gzip layer:"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("awslogs.data: gzip layer:"), "{err}");
 }
 
 #[test]
 fn names_the_json_layer() {
     let err = decode_fixture("broken-json.json").unwrap_err();
     assert!(matches!(err, DecodeError::Json { .. }), "{err:?}");
-    assert!(
-        err.to_string().starts_with("awslogs.data: JSON layer:"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("awslogs.data: JSON layer:"), "{err}");
 }
 
 #[test]
@@ -150,43 +121,23 @@ fn names_the_kinesis_record_that_broke() {
         {"eventSource": "aws:kinesis", "kinesis": {"data": "%%%", "sequenceNumber": "4965"}},
     ]});
     let err = event::decode(event).unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("Records[1].kinesis.data (sequence number 4965): base64 layer"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("Records[1].kinesis.data (sequence number 4965): base64 layer"), "{err}");
 }
 
 #[test]
 fn refuses_records_from_other_sources() {
-    let err =
-        event::decode(json!({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]})).unwrap_err();
-    assert!(
-        err.to_string().contains("\"aws:sqs\" is not supported"),
-        "{err}"
-    );
+    let err = event::decode(json!({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]})).unwrap_err();
+    assert!(err.to_string().contains("\"aws:sqs\" is not supported"), "{err}");
 }
 
 #[test]
 fn describes_an_unrecognised_event_by_its_keys_only() {
     let err = event::decode(json!({"detail-type": "x", "secret": "do-not-print-me"})).unwrap_err();
     let message = err.to_string();
-    assert!(
-        message.contains("\"detail-type\"") && message.contains("\"secret\""),
-        "{message}"
-    );
-    assert!(
-        !message.contains("do-not-print-me"),
-        "values never appear: {message}"
-    );
-    assert!(event::decode(json!([1, 2]))
-        .unwrap_err()
-        .to_string()
-        .contains("found an array"));
-    assert!(matches!(
-        event::decode_bytes(b"{nope").unwrap_err(),
-        DecodeError::NotJson(_)
-    ));
+    assert!(message.contains("\"detail-type\"") && message.contains("\"secret\""), "{message}");
+    assert!(!message.contains("do-not-print-me"), "values never appear: {message}");
+    assert!(event::decode(json!([1, 2])).unwrap_err().to_string().contains("found an array"));
+    assert!(matches!(event::decode_bytes(b"{nope").unwrap_err(), DecodeError::NotJson(_)));
 }
 
 #[test]
@@ -200,8 +151,7 @@ fn refuses_a_gzip_bomb_with_a_clear_error() {
     let member = member.finish().unwrap();
     let members = (event::MAX_DECOMPRESSED_BYTES / (1024 * 1024) + 1) as usize;
     let bomb = member.repeat(members);
-    let event =
-        json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(bomb)}});
+    let event = json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(bomb)}});
     let err = event::decode(event).unwrap_err();
     assert!(matches!(err, DecodeError::TooLarge { .. }), "{err:?}");
     assert!(err.to_string().contains("larger than"), "{err}");
@@ -226,10 +176,7 @@ fn decodes_what_aws_lambda_events_serializes() {
 
     let batches = event::decode(serde_json::to_value(&official).unwrap()).unwrap();
     assert_eq!(batches[0].log_group, "/aws/rds/instance/db/slowquery");
-    assert_eq!(
-        batches[0].log_events[0].message,
-        "# Query_time: 1.0\nSELECT 1;"
-    );
+    assert_eq!(batches[0].log_events[0].message, "# Query_time: 1.0\nSELECT 1;");
 }
 
 #[test]
@@ -242,16 +189,8 @@ fn agrees_with_aws_lambda_events_on_our_fixtures() {
         (&ours.owner, &ours.log_group, &ours.log_stream),
         (&theirs.owner, &theirs.log_group, &theirs.log_stream)
     );
-    let ours: Vec<_> = ours
-        .log_events
-        .iter()
-        .map(|e| (&e.id, e.timestamp, &e.message))
-        .collect();
-    let theirs: Vec<_> = theirs
-        .log_events
-        .iter()
-        .map(|e| (&e.id, e.timestamp, &e.message))
-        .collect();
+    let ours: Vec<_> = ours.log_events.iter().map(|e| (&e.id, e.timestamp, &e.message)).collect();
+    let theirs: Vec<_> = theirs.log_events.iter().map(|e| (&e.id, e.timestamp, &e.message)).collect();
     assert_eq!(ours, theirs);
 
     // The Kinesis fixture is a valid KinesisEvent, and its records' data is what we decode.
@@ -261,9 +200,7 @@ fn agrees_with_aws_lambda_events_on_our_fixtures() {
     assert_eq!(official.records.len(), ours.len());
     for (record, batch) in official.records.iter().zip(&ours) {
         let mut json = Vec::new();
-        flate2::read::GzDecoder::new(&record.kinesis.data.0[..])
-            .read_to_end(&mut json)
-            .unwrap();
+        flate2::read::GzDecoder::new(&record.kinesis.data.0[..]).read_to_end(&mut json).unwrap();
         let theirs: LogData = serde_json::from_slice(&json).unwrap();
         assert_eq!(theirs.log_group, batch.log_group);
         assert_eq!(theirs.log_events.len(), batch.log_events.len());

@@ -37,10 +37,7 @@ impl FakeRuntimeApi {
     fn start(events: Vec<(String, Vec<u8>)>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap().to_string();
-        let state = Arc::new(Mutex::new(State {
-            queue: events.into(),
-            answers: Vec::new(),
-        }));
+        let state = Arc::new(Mutex::new(State { queue: events.into(), answers: Vec::new() }));
         let shared = Arc::clone(&state);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -61,10 +58,7 @@ impl FakeRuntimeApi {
             if let Some(status) = child.try_wait().unwrap() {
                 panic!("the function exited early with {status}; answers so far: {answers:?}");
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out; answers so far: {answers:?}"
-            );
+            assert!(Instant::now() < deadline, "timed out; answers so far: {answers:?}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -93,27 +87,16 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
                 headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
             }
         }
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
+        let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
         let body = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
             read_chunked(&mut reader)
         } else {
-            let length: usize = header("content-length")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let length: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
             body
         };
-        let path = request_line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or("")
-            .to_owned();
+        let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
         if path == "/2018-06-01/runtime/invocation/next" {
             let next = loop {
                 if let Some(next) = state.lock().unwrap().queue.pop_front() {
@@ -123,11 +106,8 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
                 std::thread::sleep(Duration::from_millis(50));
             };
             let (request_id, event) = next;
-            let deadline = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis()
-                + 60_000;
+            let deadline =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 60_000;
             write!(
                 writer,
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {request_id}\r\n\
@@ -140,11 +120,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
             writer.write_all(&event).unwrap();
         } else if let Some(rest) = path.strip_prefix("/2018-06-01/runtime/invocation/") {
             let (request_id, kind) = rest.split_once('/').unwrap();
-            let kind = if kind == "response" {
-                "response"
-            } else {
-                "error"
-            };
+            let kind = if kind == "response" { "response" } else { "error" };
             let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
             state.lock().unwrap().answers.push(Answer {
                 request_id: request_id.to_owned(),
@@ -154,9 +130,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
             });
             writer.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n").unwrap();
         } else {
-            writer
-                .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-                .unwrap();
+            writer.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").unwrap();
         }
         writer.flush().unwrap();
     }
@@ -203,77 +177,32 @@ fn runs_as_a_lambda_function_and_answers_each_invocation() {
     let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
 
-    let by_id = |id: &str| {
-        answers
-            .iter()
-            .find(|a| a.request_id == id)
-            .unwrap_or_else(|| panic!("no answer for {id}"))
-    };
+    let by_id = |id: &str| answers.iter().find(|a| a.request_id == id).unwrap_or_else(|| panic!("no answer for {id}"));
     let first = by_id("req-1");
     assert_eq!(first.kind, "response");
-    assert_eq!(
-        (
-            first.body["events"].as_u64(),
-            first.body["documents"].as_u64()
-        ),
-        (Some(5), Some(5))
-    );
+    assert_eq!((first.body["events"].as_u64(), first.body["documents"].as_u64()), (Some(5), Some(5)));
 
     let broken = by_id("req-2");
     assert_eq!(broken.kind, "error");
     assert_eq!(broken.body["errorType"], "NonRetryable.Gzip");
-    assert_eq!(
-        broken.error_type_header.as_deref(),
-        Some("unhandled"),
-        "reported as a function error"
-    );
-    assert!(
-        broken.body["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("awslogs.data: gzip layer"),
-        "{:?}",
-        broken.body
-    );
+    assert_eq!(broken.error_type_header.as_deref(), Some("unhandled"), "reported as a function error");
+    assert!(broken.body["errorMessage"].as_str().unwrap().contains("awslogs.data: gzip layer"), "{:?}", broken.body);
 
     let control = by_id("req-3");
-    assert_eq!(
-        (control.kind, control.body["control_messages"].as_u64()),
-        ("response", Some(1))
-    );
+    assert_eq!((control.kind, control.body["control_messages"].as_u64()), ("response", Some(1)));
 
     let kinesis = by_id("req-4");
-    assert_eq!(
-        (
-            kinesis.body["batches"].as_u64(),
-            kinesis.body["documents"].as_u64()
-        ),
-        (Some(3), Some(4))
-    );
+    assert_eq!((kinesis.body["batches"].as_u64(), kinesis.body["documents"].as_u64()), (Some(3), Some(4)));
 
     // With AWS_LAMBDA_LOG_FORMAT=JSON every log line is JSON; the dry-run body is NDJSON too.
-    let lines: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    let summaries: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["fields"]["message"] == "invocation summary")
-        .collect();
-    assert_eq!(
-        summaries.len(),
-        3,
-        "one summary line per successful invocation:\n{stdout}"
-    );
+    let lines: Vec<Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let summaries: Vec<&Value> = lines.iter().filter(|l| l["fields"]["message"] == "invocation summary").collect();
+    assert_eq!(summaries.len(), 3, "one summary line per successful invocation:\n{stdout}");
     assert_eq!(summaries[0]["fields"]["documents"], 5);
-    assert!(lines
-        .iter()
-        .any(|l| l["index"]["_index"] == "cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21"));
+    assert!(lines.iter().any(|l| l["index"]["_index"] == "cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21"));
     // The runtime logs the error with {:?}: it must read as a sentence, not a struct dump.
-    let error_line = lines
-        .iter()
-        .find(|l| l["level"] == "ERROR")
-        .expect("the failed invocation is logged");
+    let error_line = lines.iter().find(|l| l["level"] == "ERROR").expect("the failed invocation is logged");
     assert_eq!(error_line["span"]["requestId"], "req-2");
     assert!(
         error_line["fields"]["message"]

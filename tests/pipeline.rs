@@ -10,12 +10,8 @@ use serde_json::Value;
 use std::sync::Arc;
 
 async fn run(event: &str, config: Config) -> (Result<Summary, HandlerError>, String) {
-    let event: Value =
-        serde_json::from_str(&common::read_fixture(&format!("events/{event}"))).unwrap();
-    let handler = Handler::new(
-        Arc::new(config.clone()),
-        PrintSink::new(Vec::new(), &config),
-    );
+    let event: Value = serde_json::from_str(&common::read_fixture(&format!("events/{event}"))).unwrap();
+    let handler = Handler::new(Arc::new(config.clone()), PrintSink::new(Vec::new(), &config));
     let result = handler.handle_event(event).await;
     let body = String::from_utf8(handler.into_sink().into_inner()).unwrap();
     (result, body)
@@ -27,8 +23,7 @@ async fn golden(event: &str, expected: &str) -> Summary {
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &body).unwrap();
     }
-    let expected =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     common::assert_ndjson_eq(&body, &expected);
     result.unwrap()
 }
@@ -36,10 +31,7 @@ async fn golden(event: &str, expected: &str) -> Summary {
 #[tokio::test]
 async fn rds_mysql_slowquery_batch_matches_golden_ndjson() {
     let summary = golden("rds-mysql80-slowquery.json", "rds-mysql80-slowquery.ndjson").await;
-    assert_eq!(
-        (summary.events, summary.slow_queries, summary.documents),
-        (5, 5, 5)
-    );
+    assert_eq!((summary.events, summary.slow_queries, summary.documents), (5, 5, 5));
 }
 
 #[tokio::test]
@@ -72,62 +64,36 @@ async fn control_message_is_skipped_and_reported() {
 async fn kinesis_records_are_all_indexed_and_their_control_message_skipped() {
     let (result, body) = run("kinesis-cross-account.json", Config::default()).await;
     let summary = result.unwrap();
-    assert_eq!(
-        (summary.batches, summary.control_messages, summary.documents),
-        (3, 1, 4)
-    );
+    assert_eq!((summary.batches, summary.control_messages, summary.documents), (3, 1, 4));
     let indices: Vec<String> = body
         .lines()
         .step_by(2)
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["index"]["_index"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["index"]["_index"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(
-        indices[0],
-        "cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21"
-    );
-    assert_eq!(
-        indices[3],
-        "cwl-aws-rds-instance-billing-db-slowquery-2026.11.21"
-    );
+    assert_eq!(indices[0], "cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21");
+    assert_eq!(indices[3], "cwl-aws-rds-instance-billing-db-slowquery-2026.11.21");
 }
 
 #[tokio::test]
 async fn every_id_is_the_event_id_and_every_action_has_no_type() {
     let (_, body) = run("aurora-mysql-cluster-slowquery.json", Config::default()).await;
     let events = &common::source_payloads("aurora-mysql-cluster-slowquery.json")[0]["logEvents"];
-    let lines: Vec<Value> = body
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 14);
     for (pair, event) in lines.chunks(2).zip(events.as_array().unwrap()) {
         assert_eq!(pair[0]["index"]["_id"], event["id"]);
         assert_eq!(pair[1]["@id"], event["id"]);
         assert!(pair[0]["index"].get("_type").is_none());
-        assert_eq!(
-            pair[0]["index"]["_index"],
-            "cwl-aws-rds-cluster-aurora-main-slowquery-2026.11.21"
-        );
+        assert_eq!(pair[0]["index"]["_index"], "cwl-aws-rds-cluster-aurora-main-slowquery-2026.11.21");
     }
 }
 
 #[tokio::test]
 async fn configured_prefix_and_legacy_type_reach_the_action_lines() {
-    let config = Config {
-        index_prefix: "rds".into(),
-        index_type: Some("_doc".into()),
-    };
+    let config = Config { index_prefix: "rds".into(), index_type: Some("_doc".into()) };
     let (_, body) = run("rds-mysql80-slowquery.json", config).await;
     let action: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
-    assert_eq!(
-        action["index"]["_index"],
-        "rds-aws-rds-instance-prod-db-1-slowquery-2026.11.21"
-    );
+    assert_eq!(action["index"]["_index"], "rds-aws-rds-instance-prod-db-1-slowquery-2026.11.21");
     assert_eq!(action["index"]["_type"], "_doc");
 }
 
@@ -137,14 +103,8 @@ async fn a_corrupt_entry_is_indexed_with_warnings_not_dropped() {
     let summary = result.unwrap();
     assert_eq!((summary.documents, summary.with_warnings), (2, 1));
     let corrupt: Value = serde_json::from_str(body.lines().nth(3).unwrap()).unwrap();
-    assert!(corrupt["@parse_warnings"][0]
-        .as_str()
-        .unwrap()
-        .starts_with("Query_time:"));
-    assert!(corrupt["@message"]
-        .as_str()
-        .unwrap()
-        .contains("18446744073708.796870.000036"));
+    assert!(corrupt["@parse_warnings"][0].as_str().unwrap().starts_with("Query_time:"));
+    assert!(corrupt["@message"].as_str().unwrap().contains("18446744073708.796870.000036"));
 }
 
 #[tokio::test]
@@ -158,9 +118,7 @@ async fn decode_failures_map_to_non_retryable_lambda_errors_naming_the_layer() {
         let diagnostic = lambda_runtime::Diagnostic::from(result.unwrap_err());
         assert_eq!(diagnostic.error_type, error_type);
         assert!(
-            diagnostic
-                .error_message
-                .starts_with("cannot decode the event: awslogs.data:"),
+            diagnostic.error_message.starts_with("cannot decode the event: awslogs.data:"),
             "{}",
             diagnostic.error_message
         );

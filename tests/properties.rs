@@ -25,11 +25,8 @@ fn entries() -> Vec<String> {
 
 /// Builds a document and its bulk item; checks the item is two valid JSON lines carrying the message.
 fn check_document(message: String) {
-    let meta = StreamMeta {
-        owner: "1".into(),
-        log_group: "/aws/rds/instance/db/slowquery".into(),
-        log_stream: "db".into(),
-    };
+    let meta =
+        StreamMeta { owner: "1".into(), log_group: "/aws/rds/instance/db/slowquery".into(), log_stream: "db".into() };
     let doc = DocumentBuilder::new("cwl", meta).build(LogEvent {
         id: "1".into(),
         timestamp: 1_795_256_131_000,
@@ -54,15 +51,7 @@ fn mutated_entry() -> impl Strategy<Value = String> {
     let entries = entries();
     (
         0..entries.len(),
-        prop::collection::vec(
-            (
-                0usize..4,
-                any::<prop::sample::Index>(),
-                any::<prop::sample::Index>(),
-                ".{0,12}",
-            ),
-            1..6,
-        ),
+        prop::collection::vec((0usize..4, any::<prop::sample::Index>(), any::<prop::sample::Index>(), ".{0,12}"), 1..6),
     )
         .prop_map(move |(which, edits)| {
             let mut text: Vec<char> = entries[which].chars().collect();

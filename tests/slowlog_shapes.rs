@@ -7,19 +7,13 @@ use logs_to_opensearch::slowlog::{self, FieldValue, SlowQuery};
 use std::net::IpAddr;
 
 fn entry(name: &str) -> SlowQuery {
-    let text = String::from_utf8_lossy(
-        &std::fs::read(common::fixture(&format!("entries/{name}"))).unwrap(),
-    )
-    .into_owned();
+    let text =
+        String::from_utf8_lossy(&std::fs::read(common::fixture(&format!("entries/{name}"))).unwrap()).into_owned();
     slowlog::parse(&text).unwrap_or_else(|| panic!("{name} is not read as a slow-log entry"))
 }
 
 fn extra<'a>(q: &'a SlowQuery, key: &str) -> &'a FieldValue {
-    &q.extra
-        .iter()
-        .find(|(k, _)| k == key)
-        .unwrap_or_else(|| panic!("no {key} in {:?}", q.extra))
-        .1
+    &q.extra.iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("no {key} in {:?}", q.extra)).1
 }
 
 #[test]
@@ -36,15 +30,9 @@ fn reads_rds_mysql57_entry_with_use_and_set_timestamp_preamble() {
     assert_eq!(q.rows_sent, Some(1));
     assert_eq!(q.rows_examined, Some(1_000_000));
     assert_eq!(q.schema.as_deref(), Some("shop"));
-    assert_eq!(
-        q.query.as_deref(),
-        Some("SELECT * FROM orders WHERE customer_id = 42 AND status IN ('new', 'paid')")
-    );
+    assert_eq!(q.query.as_deref(), Some("SELECT * FROM orders WHERE customer_id = 42 AND status IN ('new', 'paid')"));
     assert_eq!(q.query_type.as_deref(), Some("SELECT"));
-    assert_eq!(
-        q.fingerprint.as_deref(),
-        Some("select * from orders where customer_id = ? and status in(?+)")
-    );
+    assert_eq!(q.fingerprint.as_deref(), Some("select * from orders where customer_id = ? and status in(?+)"));
     assert_eq!(q.fingerprint_id.as_ref().map(String::len), Some(16));
     assert!(q.extra.is_empty() && q.warnings.is_empty(), "{q:?}");
 }
@@ -76,30 +64,17 @@ fn reads_every_log_slow_extra_field_of_mysql80_typed() {
     ] {
         assert_eq!(extra(&q, key), &FieldValue::Int(value), "{key}");
     }
-    assert_eq!(
-        extra(&q, "Start"),
-        &FieldValue::Str("2026-11-21T10:15:23.989224Z".into())
-    );
-    assert_eq!(
-        extra(&q, "End"),
-        &FieldValue::Str("2026-11-21T10:15:31.402117Z".into())
-    );
+    assert_eq!(extra(&q, "Start"), &FieldValue::Str("2026-11-21T10:15:23.989224Z".into()));
+    assert_eq!(extra(&q, "End"), &FieldValue::Str("2026-11-21T10:15:31.402117Z".into()));
     assert_eq!(q.extra.len(), 20);
     // ASC after ORDER BY dropped, LIMIT offset collapsed.
-    assert!(q
-        .fingerprint
-        .as_deref()
-        .unwrap()
-        .ends_with("order by o.created_at limit ?"));
+    assert!(q.fingerprint.as_deref().unwrap().ends_with("order by o.created_at limit ?"));
 }
 
 #[test]
 fn reads_aurora_mysql3_client_host_name_and_address() {
     let q = entry("aurora-mysql3-hostname.log");
-    assert_eq!(
-        q.host.as_deref(),
-        Some("ip-10-0-3-17.eu-west-1.compute.internal")
-    );
+    assert_eq!(q.host.as_deref(), Some("ip-10-0-3-17.eu-west-1.compute.internal"));
     assert_eq!(q.ip, Some("10.0.3.17".parse().unwrap()));
     assert_eq!(q.query_type.as_deref(), Some("DELETE"));
     assert_eq!(q.schema, None, "no use line, no Schema header");
@@ -120,17 +95,9 @@ fn reads_aurora_mysql2_update() {
 #[test]
 fn reads_mariadb_headers_and_ignores_explain_lines() {
     let q = entry("mariadb-10-verbose.log");
-    assert_eq!(
-        q.time.as_deref(),
-        Some("2026-11-21T10:15:32"),
-        "MariaDB's YYMMDD time has no zone"
-    );
+    assert_eq!(q.time.as_deref(), Some("2026-11-21T10:15:32"), "MariaDB's YYMMDD time has no zone");
     assert_eq!(q.id, None);
-    assert_eq!(
-        q.schema.as_deref(),
-        Some("analytics"),
-        "from MariaDB's Schema: header"
-    );
+    assert_eq!(q.schema.as_deref(), Some("analytics"), "from MariaDB's Schema: header");
     assert_eq!(extra(&q, "Thread_id"), &FieldValue::Int(1184));
     assert_eq!(extra(&q, "QC_hit"), &FieldValue::Bool(false));
     assert_eq!(extra(&q, "Full_scan"), &FieldValue::Bool(true));
@@ -138,17 +105,8 @@ fn reads_mariadb_headers_and_ignores_explain_lines() {
     assert_eq!(extra(&q, "Priority_queue"), &FieldValue::Bool(false));
     assert_eq!(extra(&q, "Tmp_table_sizes"), &FieldValue::Int(16_777_216));
     assert_eq!(extra(&q, "Rows_affected"), &FieldValue::Int(0));
-    assert!(
-        q.extra
-            .iter()
-            .all(|(k, _)| !k.eq_ignore_ascii_case("explain")),
-        "{:?}",
-        q.extra
-    );
-    assert_eq!(
-        q.query.as_deref(),
-        Some("SELECT DATE(created_at) AS d, COUNT(*) FROM events GROUP BY d ORDER BY d")
-    );
+    assert!(q.extra.iter().all(|(k, _)| !k.eq_ignore_ascii_case("explain")), "{:?}", q.extra);
+    assert_eq!(q.query.as_deref(), Some("SELECT DATE(created_at) AS d, COUNT(*) FROM events GROUP BY d ORDER BY d"));
     assert!(q.warnings.is_empty(), "{:?}", q.warnings);
 }
 
@@ -158,17 +116,11 @@ fn reads_percona_innodb_statistics_with_identifier_kept_as_string() {
     assert_eq!(q.host.as_deref(), Some("worker-3.internal"));
     assert_eq!(q.id, Some(5521));
     assert_eq!(q.schema.as_deref(), Some("billing"));
-    assert_eq!(
-        extra(&q, "InnoDB_trx_id"),
-        &FieldValue::Str("1A2B3C".into())
-    );
+    assert_eq!(extra(&q, "InnoDB_trx_id"), &FieldValue::Str("1A2B3C".into()));
     assert_eq!(extra(&q, "InnoDB_IO_r_wait"), &FieldValue::Float(0.412011));
     assert_eq!(extra(&q, "InnoDB_rec_lock_wait"), &FieldValue::Float(0.0));
     assert_eq!(extra(&q, "InnoDB_pages_distinct"), &FieldValue::Int(2981));
-    assert_eq!(
-        extra(&q, "Log_slow_rate_type"),
-        &FieldValue::Str("query".into())
-    );
+    assert_eq!(extra(&q, "Log_slow_rate_type"), &FieldValue::Str("query".into()));
     assert_eq!(extra(&q, "QC_Hit"), &FieldValue::Bool(false));
     assert_eq!(q.query_type.as_deref(), Some("UPDATE"));
 }
@@ -176,25 +128,17 @@ fn reads_percona_innodb_statistics_with_identifier_kept_as_string() {
 #[test]
 fn reads_mysql56_time_and_whole_second_times_as_floats() {
     let q = entry("mysql56-old-time-format.log");
-    assert_eq!(
-        q.time.as_deref(),
-        Some("2014-11-07T09:04:41"),
-        "space-padded hour"
-    );
+    assert_eq!(q.time.as_deref(), Some("2014-11-07T09:04:41"), "space-padded hour");
     assert_eq!(q.query_time, Some(2.0));
     let json = serde_json::to_string(&q.query_time).unwrap();
-    assert_eq!(
-        json, "2.0",
-        "a whole Query_time must index as a float, not a long"
-    );
+    assert_eq!(json, "2.0", "a whole Query_time must index as a float, not a long");
     assert_eq!(q.schema.as_deref(), Some("old-db"), "back-quoted schema");
     assert_eq!(q.host.as_deref(), Some("localhost"));
 }
 
 #[test]
 fn reads_old_time_format_with_a_fraction() {
-    let q =
-        slowlog::parse("# Time: 121123 19:56:06.0000001967\n# Query_time: 1\nSELECT 1;").unwrap();
+    let q = slowlog::parse("# Time: 121123 19:56:06.0000001967\n# Query_time: 1\nSELECT 1;").unwrap();
     assert_eq!(q.time.as_deref(), Some("2012-11-23T19:56:06.000000196"));
     assert!(q.warnings.is_empty(), "{:?}", q.warnings);
 }
@@ -213,19 +157,12 @@ fn uses_privilege_user_when_user_is_empty() {
     assert_eq!(q.user_host.as_deref(), Some("[SQL_SLAVE]"));
     assert_eq!(q.user.as_deref(), Some("SQL_SLAVE"));
     assert_eq!((q.host.as_deref(), q.ip), (None, None));
-    assert_eq!(
-        q.query_type.as_deref(),
-        Some("UPDATE"),
-        "lower-case statement"
-    );
+    assert_eq!(q.query_type.as_deref(), Some("UPDATE"), "lower-case statement");
 }
 
 #[test]
 fn keeps_ipv6_client_address() {
-    assert_eq!(
-        entry("ipv6-client.log").ip,
-        Some("2001:db8:0:1::17".parse().unwrap())
-    );
+    assert_eq!(entry("ipv6-client.log").ip, Some("2001:db8:0:1::17".parse().unwrap()));
     let mapped = entry("ipv4-mapped-ipv6-client.log");
     assert_eq!(mapped.ip, Some("::ffff:10.1.2.3".parse().unwrap()));
     assert_eq!(mapped.host.as_deref(), Some("app-host"));
@@ -236,29 +173,17 @@ fn reads_administrator_command_as_admin() {
     let q = entry("administrator-command.log");
     assert_eq!(q.query.as_deref(), Some("administrator command: Ping"));
     assert_eq!(q.query_type.as_deref(), Some("ADMIN"));
-    assert_eq!(
-        q.fingerprint.as_deref(),
-        Some("administrator command: Ping")
-    );
+    assert_eq!(q.fingerprint.as_deref(), Some("administrator command: Ping"));
 }
 
 #[test]
 fn keeps_multi_line_statement_with_semicolons_and_keywords_in_strings() {
     let q = entry("multi-line-semicolons-in-strings.log");
     let query = q.query.as_deref().unwrap();
-    assert!(
-        query.starts_with("INSERT INTO pages (slug, body)\nVALUES ('select-me'"),
-        "{query}"
-    );
-    assert!(
-        query.ends_with("('second', 'UPDATE x SET y = 1;')"),
-        "only the final ; is removed: {query}"
-    );
+    assert!(query.starts_with("INSERT INTO pages (slug, body)\nVALUES ('select-me'"), "{query}");
+    assert!(query.ends_with("('second', 'UPDATE x SET y = 1;')"), "only the final ; is removed: {query}");
     assert_eq!(q.query_type.as_deref(), Some("INSERT"));
-    assert_eq!(
-        q.fingerprint.as_deref(),
-        Some("insert into pages (slug, body) values(?+)")
-    );
+    assert_eq!(q.fingerprint.as_deref(), Some("insert into pages (slug, body) values(?+)"));
 }
 
 #[test]
@@ -276,10 +201,7 @@ fn reads_call_with_ddl_cte_and_replace_verbs() {
     assert_eq!(ddl.query_time, Some(120.0));
     let replace = entry("replace-multi-row.log");
     assert_eq!(replace.query_type.as_deref(), Some("REPLACE"));
-    assert_eq!(
-        replace.fingerprint.as_deref(),
-        Some("replace into cache (k, v) values(?+)")
-    );
+    assert_eq!(replace.fingerprint.as_deref(), Some("replace into cache (k, v) values(?+)"));
 }
 
 #[test]
@@ -301,30 +223,16 @@ fn strips_trailing_nul_bytes_from_the_statement() {
 #[test]
 fn replaces_non_utf8_bytes_instead_of_failing() {
     let q = entry("non-utf8-bytes.log");
-    assert_eq!(
-        q.query.as_deref(),
-        Some("SELECT * FROM people WHERE name = 'Ren\u{FFFD}e'")
-    );
-    assert_eq!(
-        q.fingerprint.as_deref(),
-        Some("select * from people where name = ?")
-    );
+    assert_eq!(q.query.as_deref(), Some("SELECT * FROM people WHERE name = 'Ren\u{FFFD}e'"));
+    assert_eq!(q.fingerprint.as_deref(), Some("select * from people where name = ?"));
 }
 
 #[test]
 fn keeps_leading_number_of_corrupt_query_time_with_a_warning() {
     let q = entry("corrupt-query-time.log");
     assert_eq!(q.query_time, "18446744073708.796870".parse().ok());
-    assert!(
-        q.warnings.iter().any(|w| w.starts_with("Query_time:")),
-        "{:?}",
-        q.warnings
-    );
-    assert_eq!(
-        q.time.as_deref(),
-        Some("2008-11-16T15:07:11"),
-        "# Time: and # User@Host: on one line"
-    );
+    assert!(q.warnings.iter().any(|w| w.starts_with("Query_time:")), "{:?}", q.warnings);
+    assert_eq!(q.time.as_deref(), Some("2008-11-16T15:07:11"), "# Time: and # User@Host: on one line");
     assert_eq!(q.user.as_deref(), Some("user"));
     assert_eq!(q.host.as_deref(), Some("host"));
     assert_eq!(q.schema.as_deref(), Some("mydb"));
@@ -345,9 +253,7 @@ fn entry_time_reads_time_header_else_set_timestamp() {
         Some(1_469_038_405_698)
     );
     assert_eq!(
-        slowlog::entry_time_millis(
-            "# Query_time: 1\nuse db;\nSET timestamp=1469038405;\nSELECT 1;"
-        ),
+        slowlog::entry_time_millis("# Query_time: 1\nuse db;\nSET timestamp=1469038405;\nSELECT 1;"),
         Some(1_469_038_405_000)
     );
     assert_eq!(
@@ -360,12 +266,7 @@ fn entry_time_reads_time_header_else_set_timestamp() {
 #[test]
 fn repeated_header_key_is_emitted_once() {
     let q = slowlog::parse("# Query_time: 1.0  Lock_time: 0.0  Rows_sent: 0  Rows_examined: 0  Rows_affected: 1\n# Rows_affected: 2  Rows_read: 3\nSELECT 1;").unwrap();
-    let affected: Vec<&FieldValue> = q
-        .extra
-        .iter()
-        .filter(|(k, _)| k == "Rows_affected")
-        .map(|(_, v)| v)
-        .collect();
+    let affected: Vec<&FieldValue> = q.extra.iter().filter(|(k, _)| k == "Rows_affected").map(|(_, v)| v).collect();
     assert_eq!(affected, [&FieldValue::Int(2)]);
 }
 
@@ -379,8 +280,7 @@ fn empty_schema_header_does_not_swallow_the_next_key() {
 
 #[test]
 fn a_name_in_the_address_brackets_becomes_the_host() {
-    let q = slowlog::parse("# User@Host: foo[foo] @ [db-client]\n# Query_time: 0.1\nSELECT 1;")
-        .unwrap();
+    let q = slowlog::parse("# User@Host: foo[foo] @ [db-client]\n# Query_time: 0.1\nSELECT 1;").unwrap();
     assert_eq!(q.ip, None);
     assert_eq!(q.host.as_deref(), Some("db-client"));
 }

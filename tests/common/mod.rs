@@ -39,10 +39,7 @@ pub fn source_payloads(name: &str) -> Vec<Value> {
                 for (i, event) in events.iter_mut().enumerate() {
                     let event = event.as_object_mut().unwrap();
                     if let Some(file) = event.remove("message_file") {
-                        event.insert(
-                            "message".into(),
-                            json!(read_fixture(file.as_str().unwrap())),
-                        );
+                        event.insert("message".into(), json!(read_fixture(file.as_str().unwrap())));
                     }
                     if !event.contains_key("id") {
                         let ts = event["timestamp"].as_i64().unwrap();
@@ -84,8 +81,7 @@ pub fn assert_ndjson_eq(actual: &str, expected: &str) {
     let actual: Vec<&str> = actual.lines().collect();
     let expected: Vec<&str> = expected.lines().collect();
     for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
-        let a: Value = serde_json::from_str(a)
-            .unwrap_or_else(|err| panic!("line {}: not JSON ({err}): {a}", i + 1));
+        let a: Value = serde_json::from_str(a).unwrap_or_else(|err| panic!("line {}: not JSON ({err}): {a}", i + 1));
         let e: Value = serde_json::from_str(e).unwrap();
         assert_eq!(a, e, "line {} differs", i + 1);
     }
