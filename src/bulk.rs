@@ -11,20 +11,7 @@
 //! responses belong to the delivery layer.
 
 use crate::document::Document;
-use serde::Serialize;
-
-#[derive(Serialize)]
-struct Action<'a> {
-    index: ActionMeta<'a>,
-}
-
-#[derive(Serialize)]
-struct ActionMeta<'a> {
-    _index: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    _type: Option<&'a str>,
-    _id: &'a str,
-}
+use crate::json::write_str;
 
 /// Writes bulk items.
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,12 +23,16 @@ pub struct Encoder<'a> {
 impl Encoder<'_> {
     /// Appends one document's action and source lines to `out`.
     pub fn encode(&self, doc: &Document, out: &mut Vec<u8>) {
-        let action = Action { index: ActionMeta { _index: &doc.index, _type: self.index_type, _id: &doc.id } };
-        // Writing JSON into a Vec cannot fail: our types serialize infallibly (string keys,
-        // finite floats).
-        serde_json::to_writer(&mut *out, &action).expect("action lines always serialize");
-        out.push(b'\n');
-        serde_json::to_writer(&mut *out, doc).expect("documents always serialize");
+        out.extend_from_slice(br#"{"index":{"_index":"#);
+        write_str(out, &doc.index);
+        if let Some(index_type) = self.index_type {
+            out.extend_from_slice(br#","_type":"#);
+            write_str(out, index_type);
+        }
+        out.extend_from_slice(br#","_id":"#);
+        write_str(out, &doc.id);
+        out.extend_from_slice(b"}}\n");
+        doc.write_source(out);
         out.push(b'\n');
     }
 

@@ -14,10 +14,10 @@
 
 use crate::event::LogEvent;
 use crate::index_name::GroupIndex;
-use crate::slowlog::{self, SlowQuery};
+use crate::json::ObjectWriter;
+use crate::slowlog::{self, FieldValue, SlowQuery};
 use chrono::{DateTime, SecondsFormat};
 use md5::{Digest, Md5};
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -212,57 +212,82 @@ fn json_in_message(message: &str) -> Option<Map<String, Value>> {
 const META_FIELDS: &[&str] =
     &["@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream", "@parse_warnings"];
 
-impl Serialize for Document {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
+impl Document {
+    /// Appends the document's `_source` JSON (the contract) to `out`.
+    pub fn write_source(&self, out: &mut Vec<u8>) {
+        let mut object = ObjectWriter::start(out);
         match &self.body {
-            Body::SlowQuery(q) => serialize_slow_query(q, &mut map)?,
+            Body::SlowQuery(q) => write_slow_query(q, &mut object),
             Body::Fields(fields) => {
                 for (key, value) in fields.iter().filter(|(k, _)| !META_FIELDS.contains(&k.as_str())) {
-                    map.serialize_entry(key, value)?;
+                    object.value(key, value);
                 }
             }
             Body::Plain => {}
         }
-        map.serialize_entry("@id", &self.id)?;
-        map.serialize_entry("@timestamp", &self.timestamp)?;
-        map.serialize_entry("@message", &self.message)?;
-        map.serialize_entry("@owner", &self.meta.owner)?;
-        map.serialize_entry("@log_group", &self.meta.log_group)?;
-        map.serialize_entry("@log_stream", &self.meta.log_stream)?;
+        object.str("@id", &self.id);
+        object.str("@timestamp", &self.timestamp);
+        object.str("@message", &self.message);
+        object.str("@owner", &self.meta.owner);
+        object.str("@log_group", &self.meta.log_group);
+        object.str("@log_stream", &self.meta.log_stream);
         if !self.warnings.is_empty() {
-            map.serialize_entry("@parse_warnings", &self.warnings)?;
+            object.str_array("@parse_warnings", &self.warnings);
         }
-        map.end()
+        object.end();
+    }
+
+    /// The `_source` JSON on its own.
+    pub fn source_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.message.len() * 2 + 256);
+        self.write_source(&mut out);
+        out
     }
 }
 
-fn serialize_slow_query<M: SerializeMap>(q: &SlowQuery, map: &mut M) -> Result<(), M::Error> {
-    fn entry<M: SerializeMap, T: Serialize>(map: &mut M, key: &str, value: &Option<T>) -> Result<(), M::Error> {
-        match value {
-            Some(value) => map.serialize_entry(key, value),
-            None => Ok(()),
+fn write_slow_query(q: &SlowQuery, object: &mut ObjectWriter<'_>) {
+    let strings = [("Time", &q.time), ("User@Host", &q.user_host), ("User", &q.user), ("Host", &q.host)];
+    for (key, value) in strings {
+        if let Some(value) = value {
+            object.str(key, value);
         }
     }
-    entry(map, "Time", &q.time)?;
-    entry(map, "User@Host", &q.user_host)?;
-    entry(map, "User", &q.user)?;
-    entry(map, "Host", &q.host)?;
-    entry(map, "IP", &q.ip)?;
-    entry(map, "Id", &q.id)?;
-    entry(map, "Query_time", &q.query_time)?;
-    entry(map, "Lock_time", &q.lock_time)?;
-    entry(map, "Rows_sent", &q.rows_sent)?;
-    entry(map, "Rows_examined", &q.rows_examined)?;
-    entry(map, "Schema", &q.schema)?;
-    entry(map, "Query", &q.query)?;
-    entry(map, "Query_type", &q.query_type)?;
-    entry(map, "Fingerprint", &q.fingerprint)?;
-    entry(map, "Fingerprint_id", &q.fingerprint_id)?;
-    for (key, value) in &q.extra {
-        map.serialize_entry(key, value)?;
+    if let Some(ip) = q.ip {
+        object.str("IP", &ip.to_string());
     }
-    Ok(())
+    if let Some(id) = q.id {
+        object.i64("Id", id);
+    }
+    for (key, value) in [("Query_time", q.query_time), ("Lock_time", q.lock_time)] {
+        if let Some(value) = value {
+            object.f64(key, value);
+        }
+    }
+    for (key, value) in [("Rows_sent", q.rows_sent), ("Rows_examined", q.rows_examined)] {
+        if let Some(value) = value {
+            object.i64(key, value);
+        }
+    }
+    let strings = [
+        ("Schema", &q.schema),
+        ("Query", &q.query),
+        ("Query_type", &q.query_type),
+        ("Fingerprint", &q.fingerprint),
+        ("Fingerprint_id", &q.fingerprint_id),
+    ];
+    for (key, value) in strings {
+        if let Some(value) = value {
+            object.str(key, value);
+        }
+    }
+    for (key, value) in &q.extra {
+        match value {
+            FieldValue::Int(v) => object.i64(key, *v),
+            FieldValue::Float(v) => object.f64(key, *v),
+            FieldValue::Bool(v) => object.bool(key, *v),
+            FieldValue::Str(v) => object.str(key, v),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -287,7 +312,7 @@ mod tests {
     }
 
     fn source(doc: &Document) -> Value {
-        serde_json::to_value(doc).unwrap()
+        serde_json::from_slice(&doc.source_json()).unwrap()
     }
 
     #[test]
@@ -334,7 +359,7 @@ mod tests {
         assert_eq!(s["status"], json!(500));
         assert_eq!(s["n"], json!({"a": 1}));
         assert_eq!(s["@id"], json!("37000000000000000000000000000000000000000000000000000001"));
-        let text = serde_json::to_string(&doc).unwrap();
+        let text = String::from_utf8(doc.source_json()).unwrap();
         assert_eq!(text.matches("\"@id\"").count(), 1, "no duplicate keys: {text}");
     }
 

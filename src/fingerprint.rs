@@ -37,12 +37,6 @@ static MULTI_ROW_INSERT: LazyLock<Regex> =
 /// `use db` alone is a statement of its own shape.
 static USE_DB: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i)\Ause \S+\z"));
 static BOOLEAN: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i-u)\bfalse\b|\btrue\b"));
-static NULL: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\bnull\b)"));
-/// `IN (?, ?)` and `VALUES (?, ?), (?, ?)`: capture 1 is the keyword.
-static IN_VALUES_LIST: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\b)(in|values?)(?:[\s,]*\([\s?,]*\))+"));
-static LIMIT: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\b)limit \?(?:, ?\?| offset \?)?"));
-static ORDER_BY: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\b)order by "));
-static ASC: LazyLock<Regex> = LazyLock::new(|| regex(r"\s+asc(?-u:\b)"));
 
 /// The pt-query-digest fingerprint of `query`.
 ///
@@ -86,19 +80,17 @@ pub fn fingerprint(query: &str) -> String {
     };
     let mut q = replace_numbers_collapse_lowercase(&q);
     if q.contains("null") {
-        q = replace(Cow::Owned(q), &NULL, "?").into_owned();
+        q = replace_null(&q);
     }
     // The keyword is followed by `[ ,]*(` (whitespace is single spaces by now).
     if ["in(", "in (", "in,", "in ,", "value"].iter().any(|k| q.contains(k)) {
-        q = replace(Cow::Owned(q), &IN_VALUES_LIST, "$1(?+)").into_owned();
+        q = collapse_in_values(&q);
     }
     if q.contains(" union ") {
         q = collapse_union(&q);
     }
     if q.contains("limit ?") {
-        if let Some(m) = LIMIT.find(&q) {
-            q = format!("{}limit ?{}", &q[..m.start()], &q[m.end()..]);
-        }
+        q = collapse_limit(q);
     }
     if q.contains("order by ") {
         q = drop_asc_after_order_by(q);
@@ -369,17 +361,131 @@ fn repeated_select_at(q: &str, start: usize) -> Option<(usize, usize, &'static s
     None
 }
 
-/// `ASC` is the default order, so `ORDER BY a ASC, b` and `ORDER BY a, b` are one shape.
-fn drop_asc_after_order_by(q: String) -> String {
-    match ORDER_BY.find(&q) {
-        Some(order_by) => {
-            let (head, tail) = q.split_at(order_by.end());
-            match ASC.replace_all(tail, "") {
-                Cow::Borrowed(_) => q,
-                Cow::Owned(tail) => format!("{head}{tail}"),
-            }
+/// Whitespace as Perl's `\s` on bytes.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+/// Positions of `needle` in `text` that start a word.
+fn word_starts<'a>(text: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    memchr::memmem::find_iter(text, needle).filter(move |&at| at == 0 || !is_word_byte(text[at - 1]))
+}
+
+/// pt's `s/\bnull\b/?/g`.
+fn replace_null(q: &str) -> String {
+    let bytes = q.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut copied = 0;
+    for at in word_starts(bytes, b"null") {
+        if bytes.get(at + 4).is_none_or(|b| !is_word_byte(*b)) {
+            out.extend_from_slice(&bytes[copied..at]);
+            out.push(b'?');
+            copied = at + 4;
         }
+    }
+    out.extend_from_slice(&bytes[copied..]);
+    into_string(out)
+}
+
+/// pt's `s/\b(in|values?)(?:[\s,]*\([\s?,]*\))+/$1(?+)/g`: `IN (?, ?)` → `in(?+)`, `VALUES (?), (?)` →
+/// `values(?+)`.
+fn collapse_in_values(q: &str) -> String {
+    let bytes = q.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(found) = memchr::memchr2(b'i', b'v', &bytes[at..]) {
+        let start = at + found;
+        at = start + 1;
+        if start < copied || (start > 0 && is_word_byte(bytes[start - 1])) {
+            continue;
+        }
+        let rest = &bytes[start..];
+        let keyword = if rest.starts_with(b"in") {
+            2
+        } else if rest.starts_with(b"values") {
+            6
+        } else if rest.starts_with(b"value") {
+            5
+        } else {
+            continue;
+        };
+        let mut end = start + keyword;
+        let mut groups = 0;
+        loop {
+            let mut i = end;
+            while i < bytes.len() && (is_space(bytes[i]) || bytes[i] == b',') {
+                i += 1;
+            }
+            if bytes.get(i) != Some(&b'(') {
+                break;
+            }
+            i += 1;
+            while i < bytes.len() && (is_space(bytes[i]) || matches!(bytes[i], b'?' | b',')) {
+                i += 1;
+            }
+            if bytes.get(i) != Some(&b')') {
+                break;
+            }
+            end = i + 1;
+            groups += 1;
+        }
+        if groups > 0 {
+            out.extend_from_slice(&bytes[copied..start + keyword]);
+            out.extend_from_slice(b"(?+)");
+            copied = end;
+            at = end;
+        }
+    }
+    out.extend_from_slice(&bytes[copied..]);
+    into_string(out)
+}
+
+/// pt's `s/\blimit \?(?:, ?\?| offset \?)?/limit ?/`: the first LIMIT only, as pt does.
+fn collapse_limit(q: String) -> String {
+    let bytes = q.as_bytes();
+    let Some(at) = word_starts(bytes, b"limit ?").next() else { return q };
+    let after = at + "limit ?".len();
+    let rest = &bytes[after..];
+    let end = if rest.starts_with(b", ?") {
+        after + 3
+    } else if rest.starts_with(b",?") {
+        after + 2
+    } else if rest.starts_with(b" offset ?") {
+        after + 9
+    } else {
+        return q;
+    };
+    format!("{}{}", &q[..after], &q[end..])
+}
+
+/// `ASC` is the default order, so `ORDER BY a ASC, b` and `ORDER BY a, b` are one shape: after the
+/// first `order by `, every `\s+asc` that ends a word goes.
+fn drop_asc_after_order_by(q: String) -> String {
+    let bytes = q.as_bytes();
+    let Some(order_by) = word_starts(bytes, b"order by ").next() else { return q };
+    let tail = order_by + "order by ".len();
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = tail;
+    for at in memchr::memmem::find_iter(&bytes[tail..], b"asc").map(|i| tail + i) {
+        let mut space = at;
+        while space > copied && is_space(bytes[space - 1]) {
+            space -= 1;
+        }
+        let ends_word = bytes.get(at + 3).is_none_or(|b| !is_word_byte(*b));
+        if space == at || !ends_word {
+            continue;
+        }
+        let out = out.get_or_insert_with(|| bytes[..tail].to_vec());
+        out.extend_from_slice(&bytes[copied..space]);
+        copied = at + 3;
+    }
+    match out {
         None => q,
+        Some(mut out) => {
+            out.extend_from_slice(&bytes[copied..]);
+            into_string(out)
+        }
     }
 }
 
@@ -390,8 +496,13 @@ mod tests {
 
     /// pt's own regexes for the steps done by hand above: the oracle the scanners must agree with.
     mod oracle {
-
         use super::*;
+        pub static NULL: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\bnull\b)"));
+        pub static IN_VALUES_LIST: LazyLock<Regex> =
+            LazyLock::new(|| regex(r"(?-u:\b)(in|values?)(?:(?-u:[\s,])*\((?-u:[\s?,])*\))+"));
+        pub static LIMIT: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\b)limit \?(?:, ?\?| offset \?)?"));
+        pub static ORDER_BY: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\b)order by "));
+        pub static ASC: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\s)+asc(?-u:\b)"));
         pub static ESCAPED_QUOTE: LazyLock<Regex> = LazyLock::new(|| regex(r#"\\["']"#));
         pub static DOUBLE_QUOTED: LazyLock<Regex> = LazyLock::new(|| regex(r#"(?s)".*?""#));
         pub static SINGLE_QUOTED: LazyLock<Regex> = LazyLock::new(|| regex(r"(?s)'.*?'"));
@@ -449,6 +560,44 @@ mod tests {
                 Just(" ignore"),
             ],
             0..40,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    /// Collapsed, lower-cased SQL-ish text, dense in the late steps' keywords.
+    fn lowered_sqlish() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                Just("in"),
+                Just("values"),
+                Just("value"),
+                Just("null"),
+                Just("limit"),
+                Just("offset"),
+                Just("order by "),
+                Just("asc"),
+                Just("?"),
+                Just(","),
+                Just(" "),
+                Just("("),
+                Just(")"),
+                Just("a"),
+                Just("_"),
+                Just("x"),
+                Just("\t"),
+                Just("é"),
+                Just("select"),
+                Just("in ,("),
+                Just(" in (?, ?)"),
+                Just("values (?), (?)"),
+                Just(", ("),
+                Just(" asc"),
+                Just("xasc"),
+                Just("limit ?, ?"),
+                Just("limit ? offset ?"),
+                Just("(?)"),
+            ],
+            0..30,
         )
         .prop_map(|parts| parts.concat())
     }
@@ -598,5 +747,25 @@ mod tests {
         // Pinned: an id must never change between releases, or Dashboards groups split.
         // md5("") = d41d8cd98f00b204e9800998ecf8427e.
         assert_eq!(fingerprint_id(""), "E9800998ECF8427E");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn late_steps_agree_with_pt_regexes(text in lowered_sqlish()) {
+            prop_assert_eq!(replace_null(&text), oracle::NULL.replace_all(&text, "?"));
+            prop_assert_eq!(collapse_in_values(&text), oracle::IN_VALUES_LIST.replace_all(&text, "$1(?+)"));
+            let limit = match oracle::LIMIT.find(&text) {
+                Some(m) => format!("{}limit ?{}", &text[..m.start()], &text[m.end()..]),
+                None => text.clone(),
+            };
+            prop_assert_eq!(collapse_limit(text.clone()), limit);
+            let asc = match oracle::ORDER_BY.find(&text) {
+                Some(m) => format!("{}{}", &text[..m.end()], oracle::ASC.replace_all(&text[m.end()..], "")),
+                None => text.clone(),
+            };
+            prop_assert_eq!(drop_asc_after_order_by(text.clone()), asc);
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! slow-query log groups → typed OpenSearch documents → `_bulk` bodies.
 //!
 //! Pure core (no I/O, no clock, no logging): [`event`], [`slowlog`], [`fingerprint`], [`document`],
-//! [`index_name`], [`bulk`]. At the edges: [`config`] (environment), [`handler`] (wiring and the
+//! [`index_name`], [`bulk`], [`json`]. At the edges: [`config`] (environment), [`handler`] (wiring and the
 //! sink seam), [`slowlog_file`] (reading files), [`cli`] and [`lambda`] (the binary's two faces).
 //! The document contract and failure semantics are in `../shared/DESIGN.md` and the README.
 
@@ -14,6 +14,7 @@ pub mod event;
 pub mod fingerprint;
 pub mod handler;
 pub mod index_name;
+pub mod json;
 pub mod lambda;
 pub mod slowlog;
 pub mod slowlog_file;

@@ -16,7 +16,6 @@
 
 use crate::fingerprint::{fingerprint, fingerprint_id};
 use chrono::{DateTime, Datelike, NaiveDate};
-use serde::ser::{Serialize, Serializer};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -28,17 +27,6 @@ pub enum FieldValue {
     Float(f64),
     Bool(bool),
     Str(String),
-}
-
-impl Serialize for FieldValue {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            FieldValue::Int(v) => s.serialize_i64(*v),
-            FieldValue::Float(v) => s.serialize_f64(*v),
-            FieldValue::Bool(v) => s.serialize_bool(*v),
-            FieldValue::Str(v) => s.serialize_str(v),
-        }
-    }
 }
 
 /// Everything extracted from one slow-log entry. Field docs name the document field.

@@ -34,7 +34,7 @@ fn documents() -> Vec<Value> {
     let mut docs = Vec::new();
     for text in texts {
         for entry in EntrySplitter::new(&text[..]) {
-            docs.push(serde_json::to_value(builder.build(maker.event(entry.unwrap()))).unwrap());
+            docs.push(serde_json::from_slice(&builder.build(maker.event(entry.unwrap())).source_json()).unwrap());
         }
     }
     docs

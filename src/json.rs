@@ -1,0 +1,220 @@
+//! A small JSON writer for the hot path: documents and action lines.
+//!
+//! Strings are most of a `_bulk` body (`@message`, `Query`, `Fingerprint`), and serde_json escapes
+//! them one byte at a time. [`write_str`] checks eight bytes at a time for anything that needs
+//! escaping and copies clean runs whole; its output is byte-for-byte serde_json's (same escapes,
+//! lower-case `\u00xx`), which the tests check. Integers use `itoa` as serde_json does; the few
+//! floats of a document go through serde_json itself.
+//! Arbitrary JSON values (`extractedFields`, objects found in messages) still go through serde_json.
+//!
+//! Pure: appends to a `Vec<u8>`.
+
+use serde_json::Value;
+
+/// What each byte becomes: 0 = itself, else the escape letter (`u` = `\u00XX`).
+const ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b'u';
+        b += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any of the eight bytes is a control character, `"` or `\` (exact, no false negatives).
+#[inline]
+fn needs_escape(chunk: u64) -> bool {
+    let control = chunk.wrapping_sub(ONES * 0x20) & !chunk;
+    let quote = chunk ^ (ONES * u64::from(b'"'));
+    let backslash = chunk ^ (ONES * u64::from(b'\\'));
+    let quote = quote.wrapping_sub(ONES) & !quote;
+    let backslash = backslash.wrapping_sub(ONES) & !backslash;
+    (control | quote | backslash) & HIGHS != 0
+}
+
+/// Appends `text` as a JSON string, quotes included.
+pub fn write_str(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut clean_from = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        while let Some(chunk) = bytes.get(i..i + 8) {
+            let chunk =
+                u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+            if needs_escape(chunk) {
+                break;
+            }
+            i += 8;
+        }
+        let Some(&byte) = bytes.get(i) else { break };
+        let escape = ESCAPE[usize::from(byte)];
+        i += 1;
+        if escape == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[clean_from..i - 1]);
+        clean_from = i;
+        match escape {
+            b'u' => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(byte >> 4)],
+                    HEX[usize::from(byte & 0xf)],
+                ]);
+            }
+            letter => out.extend_from_slice(&[b'\\', letter]),
+        }
+    }
+    out.extend_from_slice(&bytes[clean_from..]);
+    out.push(b'"');
+}
+
+pub fn write_i64(out: &mut Vec<u8>, value: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+/// serde_json's form: shortest round trip, `2.0` for whole numbers, `null` when not finite.
+pub fn write_f64(out: &mut Vec<u8>, value: f64) {
+    // Writing an f64 into a Vec cannot fail.
+    serde_json::to_writer(out, &value).expect("an f64 always serializes");
+}
+
+/// Writes one JSON object's members, commas included.
+pub struct ObjectWriter<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> ObjectWriter<'a> {
+    pub fn start(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        ObjectWriter { out, first: true }
+    }
+
+    /// The key, and room for its value: returns the buffer to write the value into.
+    pub fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        write_str(self.out, key);
+        self.out.push(b':');
+        self.out
+    }
+
+    pub fn str(&mut self, key: &str, value: &str) {
+        write_str(self.key(key), value);
+    }
+
+    pub fn i64(&mut self, key: &str, value: i64) {
+        write_i64(self.key(key), value);
+    }
+
+    pub fn f64(&mut self, key: &str, value: f64) {
+        write_f64(self.key(key), value);
+    }
+
+    pub fn bool(&mut self, key: &str, value: bool) {
+        self.key(key).extend_from_slice(if value { b"true" } else { b"false" });
+    }
+
+    pub fn value(&mut self, key: &str, value: &Value) {
+        let out = self.key(key);
+        // Writing a Value into a Vec cannot fail: its keys are strings, its numbers finite.
+        serde_json::to_writer(out, value).expect("a serde_json::Value always serializes");
+    }
+
+    pub fn str_array(&mut self, key: &str, values: &[String]) {
+        let out = self.key(key);
+        out.push(b'[');
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, value);
+        }
+        out.push(b']');
+    }
+
+    pub fn end(self) {
+        self.out.push(b'}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn escaped(text: &str) -> String {
+        let mut out = Vec::new();
+        write_str(&mut out, text);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn escapes_like_serde_json() {
+        for text in
+            ["", "plain", "q\"uote", "back\\slash", "\n\r\t\u{8}\u{c}", "\0\u{1f}\u{7f}", "é🚀\u{2028}", "12345678\"9"]
+        {
+            assert_eq!(escaped(text), serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_like_serde_json() {
+        for value in [0.0, 2.0, 0.000091, 7.412893, 18_446_744_073_708.797, -1.5, 1e300] {
+            let mut out = Vec::new();
+            write_f64(&mut out, value);
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&value).unwrap());
+        }
+        let mut out = Vec::new();
+        write_f64(&mut out, f64::NAN);
+        assert_eq!(out, b"null");
+        let mut out = Vec::new();
+        write_i64(&mut out, i64::MIN);
+        assert_eq!(out, i64::MIN.to_string().as_bytes());
+    }
+
+    #[test]
+    fn object_writer_separates_members() {
+        let mut out = Vec::new();
+        let mut object = ObjectWriter::start(&mut out);
+        object.str("a", "x");
+        object.i64("b", 1);
+        object.bool("c", false);
+        object.str_array("d", &["y".to_owned(), "z".to_owned()]);
+        object.value("e", &serde_json::json!({"f": [1, null]}));
+        object.end();
+        assert_eq!(String::from_utf8(out).unwrap(), r#"{"a":"x","b":1,"c":false,"d":["y","z"],"e":{"f":[1,null]}}"#);
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_escapes_byte_for_byte_like_serde_json(text in any::<String>()) {
+            prop_assert_eq!(escaped(&text), serde_json::to_string(&text).unwrap());
+        }
+
+        #[test]
+        fn control_heavy_strings_escape_like_serde_json(text in "[\\x00-\\x1f\"\\\\a-z]{0,40}") {
+            prop_assert_eq!(escaped(&text), serde_json::to_string(&text).unwrap());
+        }
+    }
+}
