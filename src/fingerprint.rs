@@ -16,6 +16,7 @@
 //! Pure: no I/O, no logging. Regexes are compiled once, beside the step that uses them.
 
 use md5::{Digest, Md5};
+use memchr::memmem::Finder;
 use regex::Regex;
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -38,6 +39,16 @@ static MULTI_ROW_INSERT: LazyLock<Regex> =
 static USE_DB: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i)\Ause \S+\z"));
 static BOOLEAN: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i-u)\bfalse\b|\btrue\b"));
 
+/// Substring searchers built once: building one costs more than a search of a short query.
+static COMMENT_OPEN: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("/*"));
+static COMMENT_CLOSE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("*/"));
+static DASH_DASH: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("--"));
+static NULL_WORD: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("null"));
+static UNION: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(" union "));
+static LIMIT_PLACEHOLDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("limit ?"));
+static ORDER_BY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("order by "));
+static ASC_WORD: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("asc"));
+
 /// The pt-query-digest fingerprint of `query`.
 ///
 /// ```
@@ -51,7 +62,7 @@ pub fn fingerprint(query: &str) -> String {
     if query.starts_with("SELECT /*!40001 SQL_NO_CACHE */ * FROM `") && MYSQLDUMP.is_match(query) {
         return "mysqldump".to_owned();
     }
-    if query.contains("/*") && PERCONA_TOOLKIT.is_match(query) {
+    if COMMENT_OPEN.find(query.as_bytes()).is_some() && PERCONA_TOOLKIT.is_match(query) {
         return "percona-toolkit".to_owned();
     }
     if query.starts_with("administrator command: ") {
@@ -79,22 +90,13 @@ pub fn fingerprint(query: &str) -> String {
         q
     };
     let mut q = replace_numbers_collapse_lowercase(&q);
-    if q.contains("null") {
-        q = replace_null(&q);
-    }
-    // The keyword is followed by `[ ,]*(` (whitespace is single spaces by now).
-    if ["in(", "in (", "in,", "in ,", "value"].iter().any(|k| q.contains(k)) {
-        q = collapse_in_values(&q);
-    }
-    if q.contains(" union ") {
+    q = replace_null(q);
+    q = collapse_in_values(q);
+    if UNION.find(q.as_bytes()).is_some() {
         q = collapse_union(&q);
     }
-    if q.contains("limit ?") {
-        q = collapse_limit(q);
-    }
-    if q.contains("order by ") {
-        q = drop_asc_after_order_by(q);
-    }
+    q = collapse_limit(q);
+    q = drop_asc_after_order_by(q);
     q
 }
 
@@ -148,7 +150,7 @@ fn first_row_of_multi_row_insert(query: &str) -> Option<&str> {
 /// pt's `s#/\*[^!].*?\*/##smg`: comments out, MySQL's executable `/*! … */` comments kept.
 fn remove_multi_line_comments(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
-    let finder = memchr::memmem::find_iter(bytes, b"/*");
+    let finder = COMMENT_OPEN.find_iter(bytes);
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
     for open in finder {
@@ -160,7 +162,7 @@ fn remove_multi_line_comments(text: &str) -> Cow<'_, str> {
             Some(_) => {}
         }
         // `[^!]` takes one character; its bytes cannot hold `*/`, so searching from the next byte is exact.
-        let Some(len) = memchr::memmem::find(&bytes[open + 3..], b"*/") else {
+        let Some(len) = COMMENT_CLOSE.find(&bytes[open + 3..]) else {
             break;
         };
         let out = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
@@ -181,7 +183,7 @@ fn remove_multi_line_comments(text: &str) -> Cow<'_, str> {
 /// that quote fail too.
 fn remove_one_line_comments(text: Cow<'_, str>) -> Cow<'_, str> {
     let bytes = text.as_bytes();
-    if memchr::memchr(b'#', bytes).is_none() && memchr::memmem::find(bytes, b"--").is_none() {
+    if memchr::memchr(b'#', bytes).is_none() && DASH_DASH.find(bytes).is_none() {
         return text;
     }
     let mut out = Vec::with_capacity(bytes.len());
@@ -367,31 +369,43 @@ fn is_space(b: u8) -> bool {
 }
 
 /// Positions of `needle` in `text` that start a word.
-fn word_starts<'a>(text: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-    memchr::memmem::find_iter(text, needle).filter(move |&at| at == 0 || !is_word_byte(text[at - 1]))
+fn word_starts<'a>(text: &'a [u8], needle: &'a Finder<'static>) -> impl Iterator<Item = usize> + 'a {
+    needle.find_iter(text).filter(move |&at| at == 0 || !is_word_byte(text[at - 1]))
 }
 
 /// pt's `s/\bnull\b/?/g`.
-fn replace_null(q: &str) -> String {
+fn replace_null(q: String) -> String {
     let bytes = q.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+    let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
-    for at in word_starts(bytes, b"null") {
+    for at in word_starts(bytes, &NULL_WORD) {
         if bytes.get(at + 4).is_none_or(|b| !is_word_byte(*b)) {
+            let out = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
             out.extend_from_slice(&bytes[copied..at]);
             out.push(b'?');
             copied = at + 4;
         }
     }
-    out.extend_from_slice(&bytes[copied..]);
-    into_string(out)
+    finish(q, out, copied)
+}
+
+/// The text with what a scanner wrote (`out`, up to `copied`) and the rest; `q` itself when the
+/// scanner changed nothing.
+fn finish(q: String, out: Option<Vec<u8>>, copied: usize) -> String {
+    match out {
+        None => q,
+        Some(mut out) => {
+            out.extend_from_slice(&q.as_bytes()[copied..]);
+            into_string(out)
+        }
+    }
 }
 
 /// pt's `s/\b(in|values?)(?:[\s,]*\([\s?,]*\))+/$1(?+)/g`: `IN (?, ?)` → `in(?+)`, `VALUES (?), (?)` →
 /// `values(?+)`.
-fn collapse_in_values(q: &str) -> String {
+fn collapse_in_values(q: String) -> String {
     let bytes = q.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+    let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
     let mut at = 0;
     while let Some(found) = memchr::memchr2(b'i', b'v', &bytes[at..]) {
@@ -431,20 +445,20 @@ fn collapse_in_values(q: &str) -> String {
             groups += 1;
         }
         if groups > 0 {
+            let out = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
             out.extend_from_slice(&bytes[copied..start + keyword]);
             out.extend_from_slice(b"(?+)");
             copied = end;
             at = end;
         }
     }
-    out.extend_from_slice(&bytes[copied..]);
-    into_string(out)
+    finish(q, out, copied)
 }
 
 /// pt's `s/\blimit \?(?:, ?\?| offset \?)?/limit ?/`: the first LIMIT only, as pt does.
 fn collapse_limit(q: String) -> String {
     let bytes = q.as_bytes();
-    let Some(at) = word_starts(bytes, b"limit ?").next() else { return q };
+    let Some(at) = word_starts(bytes, &LIMIT_PLACEHOLDER).next() else { return q };
     let after = at + "limit ?".len();
     let rest = &bytes[after..];
     let end = if rest.starts_with(b", ?") {
@@ -463,11 +477,11 @@ fn collapse_limit(q: String) -> String {
 /// first `order by `, every `\s+asc` that ends a word goes.
 fn drop_asc_after_order_by(q: String) -> String {
     let bytes = q.as_bytes();
-    let Some(order_by) = word_starts(bytes, b"order by ").next() else { return q };
+    let Some(order_by) = word_starts(bytes, &ORDER_BY).next() else { return q };
     let tail = order_by + "order by ".len();
     let mut out: Option<Vec<u8>> = None;
     let mut copied = tail;
-    for at in memchr::memmem::find_iter(&bytes[tail..], b"asc").map(|i| tail + i) {
+    for at in ASC_WORD.find_iter(&bytes[tail..]).map(|i| tail + i) {
         let mut space = at;
         while space > copied && is_space(bytes[space - 1]) {
             space -= 1;
@@ -754,8 +768,8 @@ mod tests {
 
         #[test]
         fn late_steps_agree_with_pt_regexes(text in lowered_sqlish()) {
-            prop_assert_eq!(replace_null(&text), oracle::NULL.replace_all(&text, "?"));
-            prop_assert_eq!(collapse_in_values(&text), oracle::IN_VALUES_LIST.replace_all(&text, "$1(?+)"));
+            prop_assert_eq!(replace_null(text.clone()), oracle::NULL.replace_all(&text, "?"));
+            prop_assert_eq!(collapse_in_values(text.clone()), oracle::IN_VALUES_LIST.replace_all(&text, "$1(?+)"));
             let limit = match oracle::LIMIT.find(&text) {
                 Some(m) => format!("{}limit ?{}", &text[..m.start()], &text[m.end()..]),
                 None => text.clone(),

@@ -66,6 +66,13 @@ pub struct SlowQuery {
 /// How a known header key is typed.
 #[derive(Clone, Copy, PartialEq)]
 enum KeyKind {
+    /// A typed field of the contract, stored in its own field of [`SlowQuery`].
+    QueryTime,
+    LockTime,
+    RowsSent,
+    RowsExamined,
+    Id,
+    Schema,
     /// By what its value looks like.
     Inferred,
     /// An identifier, never a number, even when it looks like one (`InnoDB_trx_id: 1234`).
@@ -76,6 +83,7 @@ enum KeyKind {
 
 /// The header keys MySQL 5.x/8.x (`log_slow_extra`), MariaDB and Percona Server write, sorted, so
 /// their names are shared rather than copied per entry. Other keys are kept too, just copied.
+/// At most 64 (a bit set tracks which were seen).
 const KNOWN_KEYS: &[(&str, KeyKind)] = &[
     ("Bytes_received", KeyKind::Inferred),
     ("Bytes_sent", KeyKind::Inferred),
@@ -91,6 +99,7 @@ const KNOWN_KEYS: &[(&str, KeyKind)] = &[
     ("Full_scan", KeyKind::Inferred),
     ("Host", KeyKind::Reserved),
     ("IP", KeyKind::Reserved),
+    ("Id", KeyKind::Id),
     ("InnoDB_IO_r_bytes", KeyKind::Inferred),
     ("InnoDB_IO_r_ops", KeyKind::Inferred),
     ("InnoDB_IO_r_wait", KeyKind::Inferred),
@@ -100,6 +109,7 @@ const KNOWN_KEYS: &[(&str, KeyKind)] = &[
     ("InnoDB_trx_id", KeyKind::Text),
     ("Killed", KeyKind::Inferred),
     ("Last_errno", KeyKind::Inferred),
+    ("Lock_time", KeyKind::LockTime),
     ("Log_slow_rate_limit", KeyKind::Inferred),
     ("Log_slow_rate_type", KeyKind::Text),
     ("Merge_passes", KeyKind::Inferred),
@@ -110,6 +120,7 @@ const KNOWN_KEYS: &[(&str, KeyKind)] = &[
     ("QC_Hit", KeyKind::Inferred),
     ("QC_hit", KeyKind::Inferred),
     ("Query", KeyKind::Reserved),
+    ("Query_time", KeyKind::QueryTime),
     ("Query_type", KeyKind::Reserved),
     ("Read_first", KeyKind::Inferred),
     ("Read_key", KeyKind::Inferred),
@@ -119,7 +130,10 @@ const KNOWN_KEYS: &[(&str, KeyKind)] = &[
     ("Read_rnd", KeyKind::Inferred),
     ("Read_rnd_next", KeyKind::Inferred),
     ("Rows_affected", KeyKind::Inferred),
+    ("Rows_examined", KeyKind::RowsExamined),
     ("Rows_read", KeyKind::Inferred),
+    ("Rows_sent", KeyKind::RowsSent),
+    ("Schema", KeyKind::Schema),
     ("Sort_merge_passes", KeyKind::Inferred),
     ("Sort_range_count", KeyKind::Inferred),
     ("Sort_rows", KeyKind::Inferred),
@@ -135,12 +149,9 @@ const KNOWN_KEYS: &[(&str, KeyKind)] = &[
     ("User", KeyKind::Reserved),
 ];
 
-/// A key's shared name (when known) and how to type its value.
-fn known_key(key: &str) -> (Cow<'static, str>, KeyKind) {
-    match KNOWN_KEYS.binary_search_by(|(known, _)| (*known).cmp(key)) {
-        Ok(i) => (Cow::Borrowed(KNOWN_KEYS[i].0), KNOWN_KEYS[i].1),
-        Err(_) => (Cow::Owned(key.to_owned()), KeyKind::Inferred),
-    }
+/// A known key's place in [`KNOWN_KEYS`].
+fn known_key(key: &str) -> Option<usize> {
+    KNOWN_KEYS.binary_search_by(|(known, _)| (*known).cmp(key)).ok()
 }
 
 /// Parses one entry. `None` when the text is not a slow-log entry (no `# Query_time:` and no
@@ -209,6 +220,8 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+const _: () = assert!(KNOWN_KEYS.len() <= 64);
+
 #[derive(Default)]
 struct Parser {
     q: SlowQuery,
@@ -216,6 +229,8 @@ struct Parser {
     /// A `# Query_time:` or `# User@Host:` header was seen.
     is_entry: bool,
     header_schema: Option<String>,
+    /// Bit i: `KNOWN_KEYS[i]` is in `extra` already.
+    seen_known: u64,
 }
 
 impl Parser {
@@ -311,38 +326,48 @@ impl Parser {
     }
 
     fn field(&mut self, key: &str, value: &str) {
-        match key {
-            "Query_time" => {
+        let known = known_key(key);
+        let kind = known.map_or(KeyKind::Inferred, |i| KNOWN_KEYS[i].1);
+        let typed = match kind {
+            KeyKind::QueryTime => {
                 self.is_entry = true;
                 self.q.query_time = self.float(key, value);
+                return;
             }
-            "Lock_time" => self.q.lock_time = self.float(key, value),
-            "Rows_sent" => self.q.rows_sent = self.integer(key, value),
-            "Rows_examined" => self.q.rows_examined = self.integer(key, value),
-            "Id" => self.q.id = self.integer(key, value),
-            "Schema" => self.header_schema = non_empty(value).map(|v| unquote_identifier(&v)),
-            _ if value.is_empty() => {}
-            _ => {
-                let (name, kind) = known_key(key);
-                let typed = match kind {
-                    KeyKind::Reserved => {
-                        return self.warn(format!("{key}: header pair ignored, the name is a document field"));
-                    }
-                    KeyKind::Text => FieldValue::Str(value.to_owned()),
-                    KeyKind::Inferred => infer(value),
-                };
-                match self.q.extra.iter_mut().find(|(k, _)| k == key) {
-                    // A repeated key (some servers repeat Rows_affected) keeps its last value:
-                    // a document with a duplicate field is refused by OpenSearch.
-                    Some(slot) => slot.1 = typed,
-                    None => {
-                        if self.q.extra.is_empty() {
-                            self.q.extra.reserve(24);
-                        }
-                        self.q.extra.push((name, typed));
-                    }
-                }
+            KeyKind::LockTime => return self.q.lock_time = self.float(key, value),
+            KeyKind::RowsSent => return self.q.rows_sent = self.integer(key, value),
+            KeyKind::RowsExamined => return self.q.rows_examined = self.integer(key, value),
+            KeyKind::Id => return self.q.id = self.integer(key, value),
+            KeyKind::Schema => return self.header_schema = non_empty(value).map(|v| unquote_identifier(&v)),
+            _ if value.is_empty() => return,
+            KeyKind::Reserved => {
+                return self.warn(format!("{key}: header pair ignored, the name is a document field"));
             }
+            KeyKind::Text => FieldValue::Str(value.to_owned()),
+            KeyKind::Inferred => infer(value),
+        };
+        // A repeated key (some servers repeat Rows_affected) keeps its last value: a document
+        // with a duplicate field is refused by OpenSearch. Known keys are tracked in a bit set,
+        // so the common case needs no search.
+        let seen = match known {
+            Some(i) => {
+                let bit = 1u64 << i;
+                let seen = self.seen_known & bit != 0;
+                self.seen_known |= bit;
+                seen
+            }
+            None => self.q.extra.iter().any(|(k, _)| k == key),
+        };
+        if seen {
+            if let Some(slot) = self.q.extra.iter_mut().find(|(k, _)| k == key) {
+                slot.1 = typed;
+            }
+        } else {
+            if self.q.extra.is_empty() {
+                self.q.extra.reserve(24);
+            }
+            let name = known.map_or_else(|| Cow::Owned(key.to_owned()), |i| Cow::Borrowed(KNOWN_KEYS[i].0));
+            self.q.extra.push((name, typed));
         }
     }
 
@@ -578,4 +603,24 @@ fn statement_keyword(statement: &str) -> Option<String> {
 fn non_empty(text: &str) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_keys_are_sorted_for_binary_search() {
+        assert!(KNOWN_KEYS.windows(2).all(|w| w[0].0 < w[1].0), "KNOWN_KEYS must stay sorted");
+        for (i, (key, _)) in KNOWN_KEYS.iter().enumerate() {
+            assert_eq!(known_key(key), Some(i));
+        }
+        assert_eq!(known_key("Not_a_known_key"), None);
+    }
+
+    #[test]
+    fn a_repeated_unknown_key_is_emitted_once() {
+        let q = parse("# Query_time: 1\n# Custom_counter: 1  Custom_counter: 2\nSELECT 1;").unwrap();
+        assert_eq!(q.extra, vec![(Cow::Owned("Custom_counter".to_owned()), FieldValue::Int(2))]);
+    }
 }
