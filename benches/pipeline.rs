@@ -11,10 +11,10 @@
 
 use base64::Engine;
 use flate2::{write::GzEncoder, Compression};
-use logs_to_opensearch::bulk::Encoder;
 use logs_to_opensearch::config::Config;
+use logs_to_opensearch::document::{DocumentBuilder, StreamMeta};
 use logs_to_opensearch::event;
-use logs_to_opensearch::handler::build_documents;
+use logs_to_opensearch::handler::encode_logs;
 use serde_json::{json, Value};
 use std::hint::black_box;
 use std::io::Write;
@@ -160,22 +160,21 @@ fn main() {
             black_box(event::decode(black_box(event.clone())).unwrap());
         });
         let mut body_bytes = 0;
+        // Exactly the handler's pure path: decode, then build and encode each document.
         let full = measure(runs, || {
-            let batches = event::decode(black_box(event.clone())).unwrap();
-            let encoder = Encoder::default();
-            let mut body = Vec::with_capacity(raw_bytes * 2);
-            for batch in batches {
-                for doc in build_documents(&config, batch) {
-                    encoder.encode(&doc, &mut body);
-                }
+            for batch in event::decode(black_box(event.clone())).unwrap() {
+                let (encoded, _) = encode_logs(&config, batch, |_| {});
+                body_bytes = encoded.body().len();
+                black_box(encoded);
             }
-            body_bytes = body.len();
-            black_box(body);
         });
         let documents = measure(runs, || {
-            let batches = event::decode(black_box(event.clone())).unwrap();
-            for batch in batches {
-                black_box(build_documents(&config, batch));
+            for batch in event::decode(black_box(event.clone())).unwrap() {
+                let meta = StreamMeta { owner: batch.owner, log_group: batch.log_group, log_stream: batch.log_stream };
+                let mut builder = DocumentBuilder::new(&config.index_prefix, meta);
+                for event in batch.log_events {
+                    black_box(builder.build(event));
+                }
             }
         });
         let queries: Vec<String> = event::decode(event.clone())

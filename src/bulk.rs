@@ -7,11 +7,17 @@
 //! JSON escaping is serde_json's, so any message content (quotes, newlines, control characters,
 //! NULs, non-ASCII) is safe.
 //!
-//! Pure: writes into any `Vec<u8>`. Splitting into size-capped requests and reading `_bulk`
-//! responses belong to the delivery layer.
+//! A [`BulkBatch`] is one body plus the byte range of each item in it: documents are encoded as
+//! soon as they are built and dropped (less memory, warmer caches), and a sender can still cut
+//! size-capped requests or rebuild a body from the failed items alone, since `_bulk` answers
+//! item by item, in request order.
+//!
+//! Pure: writes into a `Vec<u8>`. Splitting into requests and reading `_bulk` responses belong to
+//! the delivery layer.
 
 use crate::document::Document;
 use crate::json::write_str;
+use std::ops::Range;
 
 /// Writes bulk items.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,6 +49,45 @@ impl Encoder<'_> {
             self.encode(doc, &mut out);
         }
         out
+    }
+}
+
+/// A `_bulk` body and where each item (action line + source line) sits in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BulkBatch {
+    body: Vec<u8>,
+    items: Vec<Range<usize>>,
+}
+
+impl BulkBatch {
+    pub fn with_capacity(bytes: usize, items: usize) -> Self {
+        BulkBatch { body: Vec::with_capacity(bytes), items: Vec::with_capacity(items) }
+    }
+
+    /// Encodes `doc` at the end of the body.
+    pub fn push(&mut self, encoder: &Encoder<'_>, doc: &Document) {
+        let start = self.body.len();
+        encoder.encode(doc, &mut self.body);
+        self.items.push(start..self.body.len());
+    }
+
+    /// The whole NDJSON body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Item `i`'s two lines, newline-terminated, ready to go into another body.
+    pub fn item(&self, i: usize) -> &[u8] {
+        &self.body[self.items[i].clone()]
     }
 }
 
@@ -92,6 +137,22 @@ mod tests {
         let lines: Vec<&[u8]> = body.split(|b| *b == b'\n').collect();
         assert_eq!(lines.len(), 5, "4 lines and the empty tail after the final newline");
         assert!(lines[4].is_empty());
+    }
+
+    #[test]
+    fn batch_knows_where_each_item_is() {
+        let docs = [doc("first"), doc("second\nline")];
+        let encoder = Encoder::default();
+        let mut batch = BulkBatch::with_capacity(0, 0);
+        for d in &docs {
+            batch.push(&encoder, d);
+        }
+        assert_eq!(batch.len(), 2);
+        assert_eq!(batch.body(), &encoder.encode_all(&docs)[..]);
+        assert_eq!([batch.item(0), batch.item(1)].concat(), batch.body());
+        let second: Vec<&[u8]> = batch.item(1).split(|b| *b == b'\n').collect();
+        assert_eq!(second.len(), 3, "two lines and the final newline");
+        assert!(std::str::from_utf8(second[1]).unwrap().contains("second\\nline"));
     }
 
     #[test]

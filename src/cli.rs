@@ -82,7 +82,7 @@ pub enum Command {
 /// Runs the CLI; returns the summary printed on stderr.
 pub async fn run(cli: Cli, config: Config) -> Result<()> {
     let config = Arc::new(config);
-    let sink = PrintSink::new(BufWriter::with_capacity(1 << 16, io::stdout().lock()), &config);
+    let sink = PrintSink::new(BufWriter::with_capacity(1 << 16, io::stdout().lock()));
     let handler = Handler::new(Arc::clone(&config), sink);
     let summary = match cli.command {
         Command::Replay { event } => replay(&handler, &event).await?,

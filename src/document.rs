@@ -16,7 +16,7 @@ use crate::event::LogEvent;
 use crate::index_name::GroupIndex;
 use crate::json::ObjectWriter;
 use crate::slowlog::{self, FieldValue, SlowQuery};
-use chrono::{DateTime, SecondsFormat};
+use chrono::DateTime;
 use md5::{Digest, Md5};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -75,12 +75,14 @@ pub struct DocumentBuilder {
     meta: Arc<StreamMeta>,
     index: GroupIndex,
     last_index: Option<(String, Arc<str>)>,
+    /// The day (since the epoch) and its `YYYY-MM-DDT` prefix.
+    last_date: Option<(i64, String)>,
 }
 
 impl DocumentBuilder {
     pub fn new(index_prefix: &str, meta: StreamMeta) -> Self {
         let index = GroupIndex::new(index_prefix, &meta.log_group);
-        DocumentBuilder { meta: Arc::new(meta), index, last_index: None }
+        DocumentBuilder { meta: Arc::new(meta), index, last_index: None, last_date: None }
     }
 
     /// One event → one document. Never fails.
@@ -94,9 +96,7 @@ impl DocumentBuilder {
             warnings.push(format!("@timestamp: event timestamp {timestamp} is out of range; used 1970-01-01"));
             0
         };
-        let formatted = DateTime::from_timestamp_millis(timestamp_ms)
-            .unwrap_or_default()
-            .to_rfc3339_opts(SecondsFormat::Millis, true);
+        let formatted = self.format_timestamp(timestamp_ms);
 
         let id = if id.is_empty() || id.len() > MAX_ID_BYTES {
             warnings
@@ -126,6 +126,30 @@ impl DocumentBuilder {
             body,
             warnings,
         }
+    }
+
+    /// RFC 3339 UTC with milliseconds (`2026-11-21T10:15:31.402Z`); the date part is formatted
+    /// once per day, as a batch's events are mostly of one day.
+    fn format_timestamp(&mut self, timestamp_ms: i64) -> String {
+        let day = timestamp_ms.div_euclid(86_400_000);
+        if self.last_date.as_ref().is_none_or(|(d, _)| *d != day) {
+            let date = DateTime::from_timestamp_millis(timestamp_ms).unwrap_or_default();
+            self.last_date = Some((day, date.format("%Y-%m-%dT").to_string()));
+        }
+        let in_day = timestamp_ms.rem_euclid(86_400_000);
+        let (seconds, millis) = (in_day / 1000, in_day % 1000);
+        let mut out = String::with_capacity(24);
+        out.push_str(self.last_date.as_ref().map_or("", |(_, prefix)| prefix));
+        for (value, separator) in [(seconds / 3600, ':'), (seconds / 60 % 60, ':'), (seconds % 60, '.')] {
+            out.push(char::from(b'0' + (value / 10) as u8));
+            out.push(char::from(b'0' + (value % 10) as u8));
+            out.push(separator);
+        }
+        out.push(char::from(b'0' + (millis / 100) as u8));
+        out.push(char::from(b'0' + (millis / 10 % 10) as u8));
+        out.push(char::from(b'0' + (millis % 10) as u8));
+        out.push('Z');
+        out
     }
 
     fn index_for(&mut self, timestamp_ms: i64) -> Arc<str> {
@@ -368,6 +392,16 @@ mod tests {
         let s = source(&builder().build(event("oops {\"a\": ", None)));
         assert!(s.get("a").is_none());
         assert_eq!(s.as_object().unwrap().len(), 6);
+    }
+
+    #[test]
+    fn formats_timestamps_like_rfc3339_with_milliseconds() {
+        let mut b = builder();
+        for ms in [0, 1, 999, 1_795_255_200_123, 1_795_305_599_999, -1, -62_135_596_800_000, 253_402_300_799_999] {
+            let expected =
+                DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            assert_eq!(b.format_timestamp(ms), expected, "{ms}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! Errors are typed per boundary and mapped to a Lambda [`Diagnostic`] whose `errorType` starts
 //! with `Retryable` or `NonRetryable`, so whoever reads it knows whether a retry can help.
 
-use crate::bulk::Encoder;
+use crate::bulk::{BulkBatch, Encoder};
 use crate::config::Config;
 use crate::document::{Body, Document, DocumentBuilder, StreamMeta};
 use crate::event::{self, DecodeError, LogsData};
@@ -26,8 +26,8 @@ const WARNINGS_LOGGED: usize = 3;
 
 /// Where documents go.
 pub trait Sink {
-    /// Takes the documents of one batch (owned, so a sender can keep them for retries).
-    fn submit(&self, docs: Vec<Document>) -> impl Future<Output = Result<SinkReport, SinkError>>;
+    /// Takes one batch's `_bulk` body (owned, so a sender can keep it for retries).
+    fn submit(&self, batch: BulkBatch) -> impl Future<Output = Result<SinkReport, SinkError>>;
     /// One line for the summary: where the documents went.
     fn describe(&self) -> String;
 }
@@ -56,12 +56,11 @@ impl SinkError {
 /// endpoint): a dry run that pipes into `curl --data-binary @-`.
 pub struct PrintSink<W> {
     writer: Mutex<W>,
-    index_type: Option<String>,
 }
 
 impl<W: Write> PrintSink<W> {
-    pub fn new(writer: W, config: &Config) -> Self {
-        PrintSink { writer: Mutex::new(writer), index_type: config.index_type.clone() }
+    pub fn new(writer: W) -> Self {
+        PrintSink { writer: Mutex::new(writer) }
     }
 
     /// The writer back, for tests.
@@ -71,11 +70,10 @@ impl<W: Write> PrintSink<W> {
 }
 
 impl<W: Write> Sink for PrintSink<W> {
-    async fn submit(&self, docs: Vec<Document>) -> Result<SinkReport, SinkError> {
-        let body = Encoder { index_type: self.index_type.as_deref() }.encode_all(&docs);
+    async fn submit(&self, batch: BulkBatch) -> Result<SinkReport, SinkError> {
         let mut writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        writer.write_all(&body).and_then(|()| writer.flush()).map_err(SinkError::Write)?;
-        Ok(SinkReport { documents: docs.len(), bytes: body.len() })
+        writer.write_all(batch.body()).and_then(|()| writer.flush()).map_err(SinkError::Write)?;
+        Ok(SinkReport { documents: batch.len(), bytes: batch.body().len() })
     }
 
     fn describe(&self) -> String {
@@ -179,11 +177,29 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-/// The documents of one batch (pure).
-pub fn build_documents(config: &Config, batch: LogsData) -> Vec<Document> {
-    let meta = StreamMeta { owner: batch.owner, log_group: batch.log_group, log_stream: batch.log_stream };
+/// One CloudWatch Logs batch → its `_bulk` body and counts (pure). Each document is encoded as
+/// soon as it is built, shown to `inspect` (the handler logs parse warnings there), and dropped.
+pub fn encode_logs(config: &Config, data: LogsData, mut inspect: impl FnMut(&Document)) -> (BulkBatch, Summary) {
+    let mut summary = Summary { batches: 1, events: data.log_events.len(), ..Summary::default() };
+    let encoder = Encoder { index_type: config.index_type.as_deref() };
+    let approximate_bytes = data.log_events.iter().map(|e| e.message.len() * 2 + 256).sum();
+    let mut batch = BulkBatch::with_capacity(approximate_bytes, data.log_events.len());
+    let meta = StreamMeta { owner: data.owner, log_group: data.log_group, log_stream: data.log_stream };
     let mut builder = DocumentBuilder::new(&config.index_prefix, meta);
-    batch.log_events.into_iter().map(|event| builder.build(event)).collect()
+    for event in data.log_events {
+        let doc = builder.build(event);
+        match doc.body {
+            Body::SlowQuery(_) => summary.slow_queries += 1,
+            Body::Fields(_) => summary.structured += 1,
+            Body::Plain => summary.plain += 1,
+        }
+        if !doc.warnings.is_empty() {
+            summary.with_warnings += 1;
+        }
+        inspect(&doc);
+        batch.push(&encoder, &doc);
+    }
+    (batch, summary)
 }
 
 /// Holds what lives across invocations: the configuration and the sink.
@@ -230,29 +246,19 @@ impl<S: Sink> Handler<S> {
 
     /// One CloudWatch Logs batch.
     pub async fn handle_batch(&self, batch: LogsData) -> Result<Summary, HandlerError> {
-        let mut summary = Summary { batches: 1, ..Summary::default() };
         if batch.is_control_message() {
             info!(log_group = %batch.log_group, "skipped a CloudWatch Logs CONTROL_MESSAGE (delivery health check)");
-            summary.control_messages = 1;
-            return Ok(summary);
+            return Ok(Summary { batches: 1, control_messages: 1, ..Summary::default() });
         }
         let log_stream = batch.log_stream.clone();
-        summary.events = batch.log_events.len();
-        let docs = build_documents(&self.config, batch);
-        for doc in &docs {
-            match doc.body {
-                Body::SlowQuery(_) => summary.slow_queries += 1,
-                Body::Fields(_) => summary.structured += 1,
-                Body::Plain => summary.plain += 1,
+        let mut logged = 0;
+        let (encoded, mut summary) = encode_logs(&self.config, batch, |doc| {
+            if !doc.warnings.is_empty() && logged < WARNINGS_LOGGED {
+                logged += 1;
+                warn!(log_stream = %log_stream, event_id = %doc.id, warnings = ?doc.warnings, "entry read with parse warnings");
             }
-            if !doc.warnings.is_empty() {
-                if summary.with_warnings < WARNINGS_LOGGED {
-                    warn!(log_stream = %log_stream, event_id = %doc.id, warnings = ?doc.warnings, "entry read with parse warnings");
-                }
-                summary.with_warnings += 1;
-            }
-        }
-        let report = self.sink.submit(docs).await?;
+        });
+        let report = self.sink.submit(encoded).await?;
         summary.documents = report.documents;
         summary.bytes = report.bytes;
         Ok(summary)

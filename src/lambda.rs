@@ -16,7 +16,7 @@ use tracing::warn;
 /// Runs the runtime loop until the execution environment ends.
 pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
     let config = Arc::new(config);
-    let sink = PrintSink::new(std::io::stdout(), &config);
+    let sink = PrintSink::new(std::io::stdout());
     warn!(destination = %sink.describe(), "documents are not sent anywhere yet");
     let handler = Arc::new(Handler::new(config, sink));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

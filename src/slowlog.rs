@@ -17,8 +17,11 @@
 use crate::fingerprint::{fingerprint, fingerprint_id};
 use chrono::{DateTime, Datelike, NaiveDate};
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 /// A typed header value.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,8 +84,9 @@ enum KeyKind {
     Reserved,
 }
 
-/// The header keys MySQL 5.x/8.x (`log_slow_extra`), MariaDB and Percona Server write, sorted, so
-/// their names are shared rather than copied per entry. Other keys are kept too, just copied.
+/// The header keys MySQL 5.x/8.x (`log_slow_extra`), MariaDB and Percona Server write (sorted, for
+/// reading), so their names are shared rather than copied per entry. Other keys are kept too, just
+/// copied.
 /// At most 64 (a bit set tracks which were seen).
 const KNOWN_KEYS: &[(&str, KeyKind)] = &[
     ("Bytes_received", KeyKind::Inferred),
@@ -151,7 +155,30 @@ const KNOWN_KEYS: &[(&str, KeyKind)] = &[
 
 /// A known key's place in [`KNOWN_KEYS`].
 fn known_key(key: &str) -> Option<usize> {
-    KNOWN_KEYS.binary_search_by(|(known, _)| (*known).cmp(key)).ok()
+    KNOWN_KEY_INDEX.get(key).copied()
+}
+
+/// [`KNOWN_KEYS`] by name, hashed with FNV-1a: keys are short, and a lookup per header pair is on
+/// the hot path (a binary search costs six string comparisons).
+static KNOWN_KEY_INDEX: LazyLock<HashMap<&'static str, usize, BuildHasherDefault<Fnv1a>>> =
+    LazyLock::new(|| KNOWN_KEYS.iter().enumerate().map(|(i, (key, _))| (*key, i)).collect());
+
+/// FNV-1a, for short keys we chose ourselves (no untrusted key is ever inserted).
+#[derive(Default)]
+struct Fnv1a(u64);
+
+impl Hasher for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Parses one entry. `None` when the text is not a slow-log entry (no `# Query_time:` and no
@@ -610,8 +637,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn known_keys_are_sorted_for_binary_search() {
-        assert!(KNOWN_KEYS.windows(2).all(|w| w[0].0 < w[1].0), "KNOWN_KEYS must stay sorted");
+    fn known_keys_are_unique_and_found() {
+        assert!(KNOWN_KEYS.windows(2).all(|w| w[0].0 < w[1].0), "KNOWN_KEYS: sorted, each once");
         for (i, (key, _)) in KNOWN_KEYS.iter().enumerate() {
             assert_eq!(known_key(key), Some(i));
         }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 async fn run(event: &str, config: Config) -> (Result<Summary, HandlerError>, String) {
     let event: Value = serde_json::from_str(&common::read_fixture(&format!("events/{event}"))).unwrap();
-    let handler = Handler::new(Arc::new(config.clone()), PrintSink::new(Vec::new(), &config));
+    let handler = Handler::new(Arc::new(config.clone()), PrintSink::new(Vec::new()));
     let result = handler.handle_event(event).await;
     let body = String::from_utf8(handler.into_sink().into_inner()).unwrap();
     (result, body)
