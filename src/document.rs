@@ -74,7 +74,6 @@ const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
 pub struct DocumentBuilder {
     meta: Arc<StreamMeta>,
     index: GroupIndex,
-    last_index: Option<(String, Arc<str>)>,
     /// The day (since the epoch) and its `YYYY-MM-DDT` prefix.
     last_date: Option<(i64, String)>,
 }
@@ -82,7 +81,7 @@ pub struct DocumentBuilder {
 impl DocumentBuilder {
     pub fn new(index_prefix: &str, meta: StreamMeta) -> Self {
         let index = GroupIndex::new(index_prefix, &meta.log_group);
-        DocumentBuilder { meta: Arc::new(meta), index, last_index: None, last_date: None }
+        DocumentBuilder { meta: Arc::new(meta), index, last_date: None }
     }
 
     /// One event → one document. Never fails.
@@ -119,7 +118,7 @@ impl DocumentBuilder {
 
         Document {
             id,
-            index: self.index_for(timestamp_ms),
+            index: self.index.for_timestamp(timestamp_ms),
             timestamp: formatted,
             message,
             meta: Arc::clone(&self.meta),
@@ -150,18 +149,6 @@ impl DocumentBuilder {
         out.push(char::from(b'0' + (millis % 10) as u8));
         out.push('Z');
         out
-    }
-
-    fn index_for(&mut self, timestamp_ms: i64) -> Arc<str> {
-        let name = self.index.for_timestamp(timestamp_ms);
-        match &self.last_index {
-            Some((last, shared)) if last == name => Arc::clone(shared),
-            _ => {
-                let shared: Arc<str> = Arc::from(name);
-                self.last_index = Some((name.to_owned(), Arc::clone(&shared)));
-                shared
-            }
-        }
     }
 
     /// A stable id for an event whose own id is unusable: the same event always gets the same one.

@@ -11,6 +11,7 @@
 
 use chrono::{DateTime, Datelike};
 use md5::{Digest, Md5};
+use std::sync::Arc;
 
 /// OpenSearch's limit on an index name, in bytes.
 pub const MAX_INDEX_NAME_BYTES: usize = 255;
@@ -26,7 +27,8 @@ pub fn is_forbidden(c: char) -> bool {
 pub struct GroupIndex {
     /// `<prefix>-<sanitised group>`, without the date.
     base: String,
-    last_day: Option<(i64, String)>,
+    /// The last day named and its name, shared by the documents of that day.
+    last_day: Option<(i64, Arc<str>)>,
 }
 
 impl GroupIndex {
@@ -57,14 +59,18 @@ impl GroupIndex {
 
     /// The index for an event at `timestamp_ms` (UTC day). Timestamps chrono cannot represent
     /// fall on 1970-01-01; `document` flags those.
-    pub fn for_timestamp(&mut self, timestamp_ms: i64) -> &str {
+    pub fn for_timestamp(&mut self, timestamp_ms: i64) -> Arc<str> {
         let day = timestamp_ms.div_euclid(86_400_000);
-        if self.last_day.as_ref().is_none_or(|(d, _)| *d != day) {
-            let date = DateTime::from_timestamp_millis(timestamp_ms).unwrap_or_default();
-            let name = format!("{}-{:04}.{:02}.{:02}", self.base, date.year(), date.month(), date.day());
-            self.last_day = Some((day, name));
+        match &self.last_day {
+            Some((last, name)) if *last == day => Arc::clone(name),
+            _ => {
+                let date = DateTime::from_timestamp_millis(timestamp_ms).unwrap_or_default();
+                let name: Arc<str> =
+                    format!("{}-{:04}.{:02}.{:02}", self.base, date.year(), date.month(), date.day()).into();
+                self.last_day = Some((day, Arc::clone(&name)));
+                name
+            }
         }
-        self.last_day.as_ref().map_or("", |(_, name)| name.as_str())
     }
 }
 
@@ -90,7 +96,7 @@ mod tests {
     const NOV_21_2026: i64 = 1_795_255_200_000; // 2026-11-21T10:00:00Z
 
     fn name(prefix: &str, group: &str) -> String {
-        GroupIndex::new(prefix, group).for_timestamp(NOV_21_2026).to_owned()
+        GroupIndex::new(prefix, group).for_timestamp(NOV_21_2026).to_string()
     }
 
     #[test]
@@ -133,9 +139,9 @@ mod tests {
     #[test]
     fn uses_the_utc_day_of_the_event() {
         let mut index = GroupIndex::new("cwl", "/g");
-        assert_eq!(index.for_timestamp(1_795_305_599_999), "cwl-g-2026.11.21"); // 23:59:59.999Z
-        assert_eq!(index.for_timestamp(1_795_305_600_000), "cwl-g-2026.11.22");
-        assert_eq!(index.for_timestamp(-1), "cwl-g-1969.12.31");
+        assert_eq!(&*index.for_timestamp(1_795_305_599_999), "cwl-g-2026.11.21"); // 23:59:59.999Z
+        assert_eq!(&*index.for_timestamp(1_795_305_600_000), "cwl-g-2026.11.22");
+        assert_eq!(&*index.for_timestamp(-1), "cwl-g-1969.12.31");
     }
 
     #[test]

@@ -208,7 +208,7 @@ pub fn parse(entry: &str) -> Option<SlowQuery> {
         return None;
     }
     parser.body(&entry[pos..]);
-    Some(parser.finish())
+    Some(parser.q)
 }
 
 /// The time an entry was logged, in milliseconds since the epoch (UTC assumed for the old
@@ -445,10 +445,6 @@ impl Parser {
         self.q.fingerprint_id = Some(fingerprint_id(&fp));
         self.q.fingerprint = Some(fp);
         self.q.query = Some(query);
-    }
-
-    fn finish(self) -> SlowQuery {
-        self.q
     }
 
     fn warn(&mut self, warning: String) {
