@@ -46,6 +46,32 @@ fn check_document(message: String) {
     }
 }
 
+/// Arbitrary JSON, biased towards the keys of the envelopes we read.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        ".{0,12}".prop_map(Value::from),
+    ];
+    let key = prop_oneof![
+        Just("awslogs".to_owned()),
+        Just("data".to_owned()),
+        Just("Records".to_owned()),
+        Just("kinesis".to_owned()),
+        Just("eventSource".to_owned()),
+        Just("requestPayload".to_owned()),
+        ".{0,6}",
+    ];
+    leaf.prop_recursive(4, 32, 4, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((key.clone(), inner), 0..4).prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
 /// Random edits of a real entry: delete, insert, duplicate, truncate.
 fn mutated_entry() -> impl Strategy<Value = String> {
     let entries = entries();
@@ -129,6 +155,37 @@ proptest! {
         // Widen every run of spaces; the fingerprint must not move.
         let widened = query.replace(' ', &format!(" {spaces}"));
         prop_assert_eq!(fingerprint(&widened), fingerprint(query), "query: {}", query);
+    }
+
+    #[test]
+    fn decoding_arbitrary_events_never_panics(event in json_value()) {
+        let _ = event::decode(event);
+    }
+
+    #[test]
+    fn hostile_payload_fields_fail_cleanly_or_index(
+        message_type in prop_oneof![Just(Value::from("DATA_MESSAGE")), Just(Value::from("CONTROL_MESSAGE")), json_value()],
+        log_group in json_value(),
+        id in json_value(),
+        timestamp in json_value(),
+        message in json_value(),
+        extracted in json_value(),
+    ) {
+        let payload = serde_json::json!({
+            "messageType": message_type, "owner": "1", "logGroup": log_group, "logStream": "s",
+            "logEvents": [{"id": id, "timestamp": timestamp, "message": message, "extractedFields": extracted}],
+        });
+        match event::decode(common::awslogs_event(&payload)) {
+            Err(e) => prop_assert!(e.to_string().contains("JSON layer"), "{}", e),
+            Ok(batches) => {
+                for batch in batches {
+                    let (encoded, _) = logs_to_opensearch::handler::encode_logs(&Default::default(), batch, |_| {});
+                    for line in encoded.body().split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                        prop_assert!(serde_json::from_slice::<Value>(line).is_ok());
+                    }
+                }
+            }
+        }
     }
 
     #[test]
