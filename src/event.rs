@@ -86,10 +86,11 @@ impl fmt::Display for Location {
     }
 }
 
-/// Why an event could not be decoded. None of these can succeed on retry.
+/// Why an event could not be decoded. None of these can succeed on retry. The message names the
+/// layer; the underlying error is its `source()` (see [`crate::handler::error_chain`]).
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("the event is not JSON: {0}")]
+    #[error("the event is not JSON")]
     NotJson(#[source] serde_json::Error),
     #[error(
         "unrecognised event: expected a CloudWatch Logs subscription ({{\"awslogs\":{{\"data\":…}}}}), \
@@ -99,13 +100,13 @@ pub enum DecodeError {
     Unrecognised { found: String },
     #[error("{at}: not a CloudWatch Logs payload: {reason}")]
     Envelope { at: Location, reason: String },
-    #[error("{at}: base64 layer: {source}")]
+    #[error("{at}: base64 layer")]
     Base64 { at: Location, source: base64::DecodeError },
-    #[error("{at}: gzip layer: {source}")]
+    #[error("{at}: gzip layer")]
     Gzip { at: Location, source: std::io::Error },
     #[error("{at}: gzip layer: decompressed payload is larger than {MAX_DECOMPRESSED_BYTES} bytes")]
     TooLarge { at: Location },
-    #[error("{at}: JSON layer: the decompressed payload is not CloudWatch Logs JSON: {source}")]
+    #[error("{at}: JSON layer: the decompressed payload is not CloudWatch Logs JSON")]
     Json { at: Location, source: serde_json::Error },
     #[error("Records[{index}]: event source {source_name:?} is not supported (only aws:kinesis records carry CloudWatch Logs data)")]
     RecordSource { index: usize, source_name: String },

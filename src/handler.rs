@@ -18,10 +18,11 @@ use serde::Serialize;
 use serde_json::Value;
 use std::future::Future;
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tracing::{info, warn};
 
-/// How many parse warnings an invocation logs in full (the rest are counted).
+/// How many parse warnings an invocation (or a CLI run) logs in full; the rest are counted.
 const WARNINGS_LOGGED: usize = 3;
 
 /// Where documents go.
@@ -41,7 +42,7 @@ pub struct SinkReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("writing the _bulk body failed: {0}")]
+    #[error("writing the _bulk body failed")]
     Write(#[source] std::io::Error),
 }
 
@@ -136,11 +137,11 @@ impl Summary {
     }
 }
 
-/// Why an invocation failed. `Debug` prints the same sentence as `Display` (the Lambda runtime
-/// logs errors with `{:?}`).
+/// Why an invocation failed. `Debug` prints the whole [`error_chain`] (the Lambda runtime logs
+/// errors with `{:?}`).
 #[derive(thiserror::Error)]
 pub enum HandlerError {
-    #[error("cannot decode the event: {0}")]
+    #[error("cannot decode the event")]
     Decode(#[from] DecodeError),
     #[error(transparent)]
     Sink(#[from] SinkError),
@@ -148,8 +149,20 @@ pub enum HandlerError {
 
 impl std::fmt::Debug for HandlerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
+        f.write_str(&error_chain(self))
     }
+}
+
+/// An error and its sources, joined with `: ` (each message says only its own part).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl HandlerError {
@@ -173,7 +186,7 @@ impl HandlerError {
 
 impl From<HandlerError> for Diagnostic {
     fn from(error: HandlerError) -> Diagnostic {
-        Diagnostic { error_type: error.error_type(), error_message: error.to_string() }
+        Diagnostic { error_type: error.error_type(), error_message: error_chain(&error) }
     }
 }
 
@@ -206,11 +219,13 @@ pub fn encode_logs(config: &Config, data: LogsData, mut inspect: impl FnMut(&Doc
 pub struct Handler<S> {
     config: Arc<Config>,
     sink: S,
+    /// Parse warnings logged since the invocation started.
+    warnings_logged: AtomicUsize,
 }
 
 impl<S: Sink> Handler<S> {
     pub fn new(config: Arc<Config>, sink: S) -> Self {
-        Handler { config, sink }
+        Handler { config, sink, warnings_logged: AtomicUsize::new(0) }
     }
 
     pub fn sink(&self) -> &S {
@@ -224,6 +239,7 @@ impl<S: Sink> Handler<S> {
 
     /// A Lambda event (or a saved one, or an on-failure destination record).
     pub async fn handle_event(&self, event: Value) -> Result<Summary, HandlerError> {
+        self.warnings_logged.store(0, Ordering::Relaxed);
         let batches = event::decode(event)?;
         let mut summary = Summary::default();
         for batch in batches {
@@ -251,10 +267,8 @@ impl<S: Sink> Handler<S> {
             return Ok(Summary { batches: 1, control_messages: 1, ..Summary::default() });
         }
         let log_stream = batch.log_stream.clone();
-        let mut logged = 0;
         let (encoded, mut summary) = encode_logs(&self.config, batch, |doc| {
-            if !doc.warnings.is_empty() && logged < WARNINGS_LOGGED {
-                logged += 1;
+            if !doc.warnings.is_empty() && self.warnings_logged.fetch_add(1, Ordering::Relaxed) < WARNINGS_LOGGED {
                 warn!(log_stream = %log_stream, event_id = %doc.id, warnings = ?doc.warnings, "entry read with parse warnings");
             }
         });

@@ -76,7 +76,8 @@ fn replay_of_a_broken_event_fails_naming_the_file_and_the_layer() {
     let out = run(&["replay", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains(path.to_str().unwrap()) && stderr.contains("awslogs.data: gzip layer"), "{stderr}");
+    assert!(stderr.contains(path.to_str().unwrap()) && stderr.contains("awslogs.data: gzip layer: "), "{stderr}");
+    assert_eq!(stderr.matches("invalid gzip header").count(), 1, "the cause once, not repeated: {stderr}");
     assert!(out.stdout.is_empty());
 }
 
@@ -167,6 +168,27 @@ fn slowlog_reads_a_whole_corpus_file() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    // More output than a pipe buffer holds, read by nobody.
+    let dir = std::env::temp_dir().join(format!("lto-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("big.log");
+    let entry = common::read_fixture("entries/mysql80-log-slow-extra.log");
+    std::fs::write(&file, entry.repeat(2000)).unwrap();
+    let mut child = bin()
+        .args(["slowlog", file.to_str().unwrap(), "--log-group", "/g"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away, like `| head -c 0`
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("error"), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

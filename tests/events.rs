@@ -6,6 +6,7 @@ mod common;
 use aws_lambda_events::cloudwatch_logs::{LogData, LogEntry, LogsEvent};
 use aws_lambda_events::kinesis::KinesisEvent;
 use logs_to_opensearch::event::{self, DecodeError, LogsData};
+use logs_to_opensearch::handler::error_chain;
 use serde_json::{json, Value};
 use std::io::Read;
 
@@ -101,7 +102,9 @@ fn names_the_layer_that_broke() {
     ] {
         let err = decode_fixture(fixture).unwrap_err();
         assert_eq!(err.kind(), kind, "{fixture}: {err:?}");
-        assert!(err.to_string().starts_with(prefix), "{fixture}: {err}");
+        let chain = error_chain(&err);
+        assert!(chain.starts_with(prefix) && chain.len() > prefix.len() + 3, "{fixture}: {chain}");
+        assert_eq!(chain.matches(prefix).count(), 1, "each part once: {chain}");
     }
 }
 
