@@ -64,7 +64,7 @@ pub enum Command {
     Slowlog {
         /// The slow-log file; `-` reads standard input.
         file: PathBuf,
-        /// The log group the entries belong to (names the index): /aws/rds/instance/<db>/slowquery.
+        /// The log group the entries belong to (names the index): `/aws/rds/instance/<db>/slowquery`.
         #[arg(long, value_name = "NAME")]
         log_group: String,
         /// The log stream (default: the file's name; `stdin` for standard input).
