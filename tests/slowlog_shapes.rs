@@ -284,3 +284,13 @@ fn a_name_in_the_address_brackets_becomes_the_host() {
     assert_eq!(q.ip, None);
     assert_eq!(q.host.as_deref(), Some("db-client"));
 }
+
+#[test]
+fn keeps_time_with_an_offset_from_log_timestamps_system() {
+    let q = slowlog::parse("# Time: 2026-11-21T11:15:30.123456+01:00\n# Query_time: 1.5\nSELECT 1;").unwrap();
+    assert_eq!(q.time.as_deref(), Some("2026-11-21T11:15:30.123456+01:00"));
+    assert_eq!(
+        slowlog::entry_time_millis("# Time: 2026-11-21T11:15:30.123+01:00\n# Query_time: 1\nSELECT 1;"),
+        Some(1_795_256_130_123)
+    );
+}
