@@ -5,10 +5,9 @@
 
 mod common;
 
+use common::http::{self, Reply, Request, Response};
 use serde_json::Value;
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,7 +26,7 @@ struct State {
     answers: Vec<Answer>,
 }
 
-/// A minimal HTTP/1.1 server speaking the Runtime API, one thread per connection (keep-alive).
+/// The Runtime API's invocation endpoints, on the shared loopback HTTP server.
 struct FakeRuntimeApi {
     address: String,
     state: Arc<Mutex<State>>,
@@ -35,16 +34,9 @@ struct FakeRuntimeApi {
 
 impl FakeRuntimeApi {
     fn start(events: Vec<(String, Vec<u8>)>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap().to_string();
         let state = Arc::new(Mutex::new(State { queue: events.into(), answers: Vec::new() }));
         let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let state = Arc::clone(&shared);
-                std::thread::spawn(move || serve(stream, state));
-            }
-        });
+        let address = http::serve(Arc::new(move |request: Request| runtime_api(&shared, request)));
         FakeRuntimeApi { address, state }
     }
 
@@ -64,91 +56,46 @@ impl FakeRuntimeApi {
     }
 }
 
-fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
-    stream.set_read_timeout(Some(Duration::from_secs(60))).ok();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
+fn runtime_api(state: &Mutex<State>, request: Request) -> Reply {
+    if request.path == "/2018-06-01/runtime/invocation/next" {
+        let (request_id, event) = loop {
+            if let Some(next) = state.lock().unwrap().queue.pop_front() {
+                break next;
             }
-            let line = line.trim_end().to_owned();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-            }
-        }
-        let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-        let body = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-            read_chunked(&mut reader)
-        } else {
-            let length: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            body
+            // No more events: hold the request, as Lambda does between invocations.
+            std::thread::sleep(Duration::from_millis(50));
         };
-        let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
-        if path == "/2018-06-01/runtime/invocation/next" {
-            let next = loop {
-                if let Some(next) = state.lock().unwrap().queue.pop_front() {
-                    break next;
-                }
-                // No more events: hold the request, as Lambda does between invocations.
-                std::thread::sleep(Duration::from_millis(50));
-            };
-            let (request_id, event) = next;
-            let deadline =
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 60_000;
-            write!(
-                writer,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {request_id}\r\n\
-                 Lambda-Runtime-Deadline-Ms: {deadline}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-west-1:123456789012:function:logs-to-opensearch\r\n\
-                 Lambda-Runtime-Trace-Id: Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1\r\n\
-                 Content-Length: {}\r\n\r\n",
-                event.len()
-            )
-            .unwrap();
-            writer.write_all(&event).unwrap();
-        } else if let Some(rest) = path.strip_prefix("/2018-06-01/runtime/invocation/") {
-            let (request_id, kind) = rest.split_once('/').unwrap();
-            let kind = if kind == "response" { "response" } else { "error" };
-            let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            state.lock().unwrap().answers.push(Answer {
-                request_id: request_id.to_owned(),
-                kind,
-                error_type_header: header("lambda-runtime-function-error-type"),
-                body,
-            });
-            writer.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n").unwrap();
-        } else {
-            writer.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").unwrap();
-        }
-        writer.flush().unwrap();
+        let deadline = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 60_000;
+        let headers = [
+            ("Lambda-Runtime-Aws-Request-Id", request_id),
+            ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
+            (
+                "Lambda-Runtime-Invoked-Function-Arn",
+                "arn:aws:lambda:eu-west-1:123456789012:function:logs-to-opensearch".into(),
+            ),
+            (
+                "Lambda-Runtime-Trace-Id",
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into(),
+            ),
+        ];
+        return Reply::Now(Response {
+            status: 200,
+            content_type: "application/json",
+            body: event,
+            headers: headers.into_iter().map(|(n, v)| (n.to_owned(), v)).collect(),
+        });
     }
-}
-
-fn read_chunked(reader: &mut impl BufRead) -> Vec<u8> {
-    let mut body = Vec::new();
-    loop {
-        let mut size = String::new();
-        reader.read_line(&mut size).unwrap();
-        let size = usize::from_str_radix(size.trim().split(';').next().unwrap(), 16).unwrap();
-        let mut chunk = vec![0; size + 2];
-        reader.read_exact(&mut chunk).unwrap();
-        if size == 0 {
-            return body;
-        }
-        body.extend_from_slice(&chunk[..size]);
+    if let Some(rest) = request.path.strip_prefix("/2018-06-01/runtime/invocation/") {
+        let (request_id, kind) = rest.split_once('/').unwrap();
+        state.lock().unwrap().answers.push(Answer {
+            request_id: request_id.to_owned(),
+            kind: if kind == "response" { "response" } else { "error" },
+            error_type_header: request.header("lambda-runtime-function-error-type").map(str::to_owned),
+            body: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
+        });
+        return Reply::Now(Response::json(202, &serde_json::json!({"status": "OK"})));
     }
+    Reply::Now(Response::json(404, &serde_json::json!({"message": "not found"})))
 }
 
 #[test]

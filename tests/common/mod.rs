@@ -1,6 +1,9 @@
 //! Helpers shared by the scenario tests: fixture paths, the shared corpus, building events.
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod http;
+pub mod standin;
+
 use base64::Engine;
 use flate2::{write::GzEncoder, Compression};
 use serde_json::{json, Value};

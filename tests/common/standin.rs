@@ -1,0 +1,760 @@
+//! A strict OpenSearch stand-in on loopback, for tests (OpenSearch cannot be installed here).
+//!
+//! It checks what a real Amazon OpenSearch Service domain checks on everything we touch, and
+//! answers with the documented shapes (`../shared/OPENSEARCH-FACTS.md`); when it accepts
+//! something, a real cluster must accept it too:
+//! - SigV4: region, service, signed headers, payload hash (`x-amz-content-sha256`), the
+//!   signature itself against [`ACCESS_KEY`]/[`SECRET_KEY`]; refused with AWS's 403 bodies;
+//! - `Content-Encoding: gzip` bodies (signed over the compressed bytes, as AWS does);
+//! - `_bulk` NDJSON: the final newline, one action per item, no `_type` (OpenSearch 2 refuses it
+//!   for the whole request), index-name rules, duplicate fields, `create` conflicts;
+//! - dynamic mapping per index: the first value's type wins, later values are coerced as
+//!   OpenSearch coerces (numeric strings into numbers, numbers into text) or refused with a
+//!   per-item 400 `mapper_parsing_exception`;
+//! - scripted faults: per-item 429s, whole-request 429/5xx, 413 over a size, an HTML 502 from a
+//!   load balancer, a slow answer, a dropped connection.
+
+use super::http::{self, Reply, Request, Response};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const ACCESS_KEY: &str = "AKIDSTANDINEXAMPLE";
+pub const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+pub const REGION: &str = "eu-west-1";
+
+/// How requests must authenticate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Auth {
+    None,
+    /// SigV4 with the test credentials, for `es` (managed domains) or `aoss` (Serverless).
+    SigV4 {
+        service: &'static str,
+    },
+}
+
+/// A failure to inject into the next `_bulk` request.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Items at these positions are rejected with a per-item 429 (write queue full).
+    RejectItems(Vec<usize>),
+    /// The whole request is answered with this status and OpenSearch's body for it (429, 5xx).
+    Status(u16),
+    /// A load balancer's HTML 502 page.
+    HtmlBadGateway,
+    /// The connection is closed without an answer.
+    DropConnection,
+    /// The request is handled, but answered after this pause.
+    Slow(Duration),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Text,
+    Long,
+    Float,
+    Boolean,
+    Date,
+    Object,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    mappings: BTreeMap<String, FieldType>,
+    docs: BTreeMap<String, (u64, Value)>,
+}
+
+#[derive(Debug)]
+struct State {
+    auth: Auth,
+    max_body_bytes: Option<usize>,
+    faults: VecDeque<Fault>,
+    indices: BTreeMap<String, Index>,
+    bulk_requests: usize,
+    next_seq_no: u64,
+}
+
+/// A running stand-in; cheap to clone.
+#[derive(Clone)]
+pub struct StandIn {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl StandIn {
+    pub fn start(auth: Auth) -> StandIn {
+        let state = Arc::new(Mutex::new(State {
+            auth,
+            max_body_bytes: None,
+            faults: VecDeque::new(),
+            indices: BTreeMap::new(),
+            bulk_requests: 0,
+            next_seq_no: 0,
+        }));
+        let shared = Arc::clone(&state);
+        let address = http::serve(Arc::new(move |request: Request| handle(&shared, request)));
+        StandIn { url: format!("http://{address}"), state }
+    }
+
+    /// Requests larger than this get Amazon OpenSearch Service's 413.
+    pub fn set_max_body_bytes(&self, bytes: usize) {
+        self.state.lock().unwrap().max_body_bytes = Some(bytes);
+    }
+
+    /// Queues a fault for the next `_bulk` request (faults are used in order, one per request).
+    pub fn script(&self, fault: Fault) {
+        self.state.lock().unwrap().faults.push_back(fault);
+    }
+
+    pub fn document(&self, index: &str, id: &str) -> Option<Value> {
+        self.state.lock().unwrap().indices.get(index)?.docs.get(id).map(|(_, doc)| doc.clone())
+    }
+
+    pub fn version(&self, index: &str, id: &str) -> Option<u64> {
+        self.state.lock().unwrap().indices.get(index)?.docs.get(id).map(|(version, _)| *version)
+    }
+
+    /// Number of documents in an index (0 when it does not exist).
+    pub fn count(&self, index: &str) -> usize {
+        self.state.lock().unwrap().indices.get(index).map_or(0, |i| i.docs.len())
+    }
+
+    pub fn indices(&self) -> Vec<String> {
+        self.state.lock().unwrap().indices.keys().cloned().collect()
+    }
+
+    pub fn mapping(&self, index: &str, field: &str) -> Option<FieldType> {
+        self.state.lock().unwrap().indices.get(index)?.mappings.get(field).copied()
+    }
+
+    pub fn bulk_requests(&self) -> usize {
+        self.state.lock().unwrap().bulk_requests
+    }
+}
+
+fn error_body(status: u16, kind: &str, reason: &str) -> Value {
+    // OpenSearch's whole-request error shape.
+    json!({
+        "error": {"root_cause": [{"type": kind, "reason": reason}], "type": kind, "reason": reason},
+        "status": status
+    })
+}
+
+fn handle(state: &Mutex<State>, request: Request) -> Reply {
+    let (auth, max_body_bytes) = {
+        let state = state.lock().unwrap();
+        (state.auth.clone(), state.max_body_bytes)
+    };
+    if let Auth::SigV4 { service } = auth {
+        if let Err(response) = verify_sigv4(&request, service) {
+            return Reply::Now(response);
+        }
+    }
+    if let Some(max) = max_body_bytes {
+        if request.body.len() > max {
+            // Amazon OpenSearch Service, not OpenSearch: note `Message`.
+            return Reply::Now(Response::json(413, &json!({"Message": format!("Request size exceeded {max} bytes")})));
+        }
+    }
+    let body = if request.header("content-encoding").is_some_and(|e| e.eq_ignore_ascii_case("gzip")) {
+        let mut plain = Vec::new();
+        if flate2::read::GzDecoder::new(&request.body[..]).read_to_end(&mut plain).is_err() {
+            return Reply::Now(Response::json(
+                400,
+                &error_body(400, "parse_exception", "request body is not valid gzip"),
+            ));
+        }
+        plain
+    } else {
+        request.body.clone()
+    };
+    match (request.method.as_str(), request.path.as_str()) {
+        ("POST" | "PUT", "/_bulk") => bulk(state, &body),
+        ("GET", "/") => Reply::Now(Response::json(
+            200,
+            &json!({"name": "standin", "cluster_name": "123456789012:standin", "version": {"distribution": "opensearch", "number": "2.17.0"}, "tagline": "The OpenSearch Project: https://opensearch.org/"}),
+        )),
+        _ => Reply::Now(Response::json(
+            404,
+            &error_body(
+                404,
+                "invalid_index_name_exception",
+                &format!("no handler for {} {}", request.method, request.path),
+            ),
+        )),
+    }
+}
+
+// ---- SigV4 --------------------------------------------------------------------------------------
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// RFC 3986 encoding of everything but unreserved characters (and `/` when `keep_slash`).
+fn uri_encode(text: &str, keep_slash: bool) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// What a SigV4 signature covers.
+pub struct Signing<'a> {
+    pub secret: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    /// The signed headers, names lower-case.
+    pub headers: &'a [(&'a str, &'a str)],
+    pub payload_hash: &'a str,
+    pub amz_date: &'a str,
+    pub region: &'a str,
+    pub service: &'a str,
+}
+
+/// The SigV4 signature (hex) of a request.
+pub fn signature(request: &Signing<'_>) -> String {
+    let Signing { secret, method, path, query, headers: signed, payload_hash, amz_date, region, service } = *request;
+    // Non-S3 services encode the path twice (each segment's `%` is encoded again).
+    let canonical_uri = if path.is_empty() { "/".to_owned() } else { uri_encode(&uri_encode(path, true), true) };
+    let mut params: Vec<(String, String)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (uri_encode(k, false), uri_encode(v, false))
+        })
+        .collect();
+    params.sort();
+    let canonical_query = params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    let mut headers: Vec<(String, String)> = signed
+        .iter()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.split_whitespace().collect::<Vec<_>>().join(" ")))
+        .collect();
+    headers.sort();
+    let canonical_headers: String = headers.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
+    let signed_headers = headers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(";");
+    let canonical_request =
+        format!("{method}\n{canonical_uri}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
+    let date = &amz_date[..8.min(amz_date.len())];
+    let scope = format!("{date}/{region}/{service}/aws4_request");
+    let string_to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()));
+    let key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let key = hmac(&key, region.as_bytes());
+    let key = hmac(&key, service.as_bytes());
+    let key = hmac(&key, b"aws4_request");
+    hex(&hmac(&key, string_to_sign.as_bytes()))
+}
+
+fn forbidden(message: &str) -> Response {
+    Response::json(403, &json!({"message": message}))
+}
+
+/// Checks a request's SigV4 signature as AWS does; the error is AWS's 403.
+fn verify_sigv4(request: &Request, service: &str) -> Result<(), Response> {
+    let Some(authorization) = request.header("authorization") else {
+        return Err(Response::json(
+            403,
+            &json!({"Message": "User: anonymous is not authorized to perform: es:ESHttpPost because no resource-based policy allows the es:ESHttpPost action"}),
+        ));
+    };
+    let rest = authorization
+        .strip_prefix("AWS4-HMAC-SHA256 ")
+        .ok_or_else(|| forbidden("Authorization header requires the AWS4-HMAC-SHA256 algorithm."))?;
+    let mut credential = None;
+    let mut signed_headers = None;
+    let mut given = None;
+    for part in rest.split(',').map(str::trim) {
+        if let Some(v) = part.strip_prefix("Credential=") {
+            credential = Some(v);
+        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
+            signed_headers = Some(v);
+        } else if let Some(v) = part.strip_prefix("Signature=") {
+            given = Some(v);
+        }
+    }
+    let (Some(credential), Some(signed_headers), Some(given)) = (credential, signed_headers, given) else {
+        return Err(forbidden(
+            "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.",
+        ));
+    };
+    let scope: Vec<&str> = credential.split('/').collect();
+    if scope.len() != 5 || scope[0] != ACCESS_KEY {
+        return Err(forbidden("The security token included in the request is invalid."));
+    }
+    if scope[2] != REGION || scope[3] != service || scope[4] != "aws4_request" {
+        return Err(forbidden(&format!(
+            "Credential should be scoped to a valid region and service: expected {REGION}/{service}, got {}/{}.",
+            scope[2], scope[3]
+        )));
+    }
+    let amz_date = request.header("x-amz-date").ok_or_else(|| forbidden("Missing x-amz-date header."))?;
+    if !amz_date.starts_with(scope[1]) {
+        return Err(forbidden("Credential date does not match X-Amz-Date."));
+    }
+    let names: Vec<&str> = signed_headers.split(';').collect();
+    for required in ["host", "x-amz-date"] {
+        if !names.contains(&required) {
+            return Err(forbidden(&format!("Header {required} must be signed.")));
+        }
+    }
+    if request.header("x-amz-security-token").is_some() && !names.contains(&"x-amz-security-token") {
+        return Err(forbidden("Header x-amz-security-token must be signed."));
+    }
+    let body_hash = sha256_hex(&request.body);
+    let payload_hash = match request.header("x-amz-content-sha256") {
+        Some(claimed) if claimed == body_hash => body_hash,
+        Some(_) => {
+            return Err(forbidden("The provided 'x-amz-content-sha256' header does not match what was computed."))
+        }
+        // OpenSearch Serverless requires the header.
+        None if service == "aoss" => return Err(forbidden("Missing required header x-amz-content-sha256.")),
+        None => body_hash,
+    };
+    let mut signed = Vec::new();
+    for name in &names {
+        let value = request.header(name).ok_or_else(|| forbidden(&format!("Signed header {name} is missing.")))?;
+        signed.push((*name, value));
+    }
+    let expected = signature(&Signing {
+        secret: SECRET_KEY,
+        method: &request.method,
+        path: &request.path,
+        query: &request.query,
+        headers: &signed,
+        payload_hash: &payload_hash,
+        amz_date,
+        region: REGION,
+        service,
+    });
+    if expected != given {
+        return Err(forbidden(
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+        ));
+    }
+    Ok(())
+}
+
+// ---- _bulk --------------------------------------------------------------------------------------
+
+/// A JSON object whose keys must be unique at every level (OpenSearch refuses duplicate fields).
+fn parse_strict(line: &[u8]) -> Result<Value, String> {
+    let value: Value = serde_json::from_slice(line).map_err(|e| format!("failed to parse: {e}"))?;
+    let mut de = serde_json::Deserializer::from_slice(line);
+    serde::de::Deserializer::deserialize_any(&mut de, NoDuplicates).map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+struct NoDuplicates;
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicates {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(NoDuplicatesSeed)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("Duplicate field '{key}'")));
+            }
+            map.next_value_seed(NoDuplicatesSeed)?;
+        }
+        Ok(())
+    }
+}
+
+struct NoDuplicatesSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for NoDuplicatesSeed {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(NoDuplicates)
+    }
+}
+
+/// OpenSearch's index-name rules (`MetadataCreateIndexService.validateIndexOrAliasName`).
+fn index_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("must not be empty".into());
+    }
+    if name != name.to_lowercase() {
+        return Some("must be lowercase".into());
+    }
+    if let Some(c) = name.chars().find(|c| "\\/*?\"<>| ,#:".contains(*c)) {
+        return Some(format!("must not contain the following characters [{c}]"));
+    }
+    if name.starts_with(['-', '_', '+']) {
+        return Some("must not start with '_', '-', or '+'".into());
+    }
+    if name == "." || name == ".." {
+        return Some("must not be '.' or '..'".into());
+    }
+    if name.len() > 255 {
+        return Some("index name is too long, (> 255)".into());
+    }
+    None
+}
+
+/// `strict_date_optional_time`, enough of it: a date, optionally a time, fraction and zone.
+fn looks_like_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    if !(digits(0..4) && b.get(4) == Some(&b'-') && digits(5..7) && b.get(7) == Some(&b'-') && digits(8..10)) {
+        return false;
+    }
+    if b.len() == 10 {
+        return true;
+    }
+    if b.get(10) != Some(&b'T') || !(digits(11..13) && b.get(13) == Some(&b':') && digits(14..16)) {
+        return false;
+    }
+    let mut i = 16;
+    if b.get(i) == Some(&b':') {
+        if !digits(i + 1..i + 3) {
+            return false;
+        }
+        i += 3;
+        if b.get(i) == Some(&b'.') {
+            let start = i + 1;
+            i = start;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == start || i - start > 9 {
+                return false;
+            }
+        }
+    }
+    match &text[i..] {
+        "" | "Z" => true,
+        zone => {
+            let z = zone.as_bytes();
+            z.len() == 6
+                && matches!(z[0], b'+' | b'-')
+                && z[3] == b':'
+                && [1, 2, 4, 5].iter().all(|&k| z[k].is_ascii_digit())
+        }
+    }
+}
+
+fn dynamic_type(value: &Value) -> Option<FieldType> {
+    match value {
+        Value::Null => None,
+        Value::Bool(_) => Some(FieldType::Boolean),
+        Value::Number(n) if n.is_f64() => Some(FieldType::Float),
+        Value::Number(_) => Some(FieldType::Long),
+        Value::String(s) if looks_like_date(s) => Some(FieldType::Date),
+        Value::String(_) => Some(FieldType::Text),
+        Value::Object(_) => Some(FieldType::Object),
+        Value::Array(_) => None,
+    }
+}
+
+/// Whether a field of type `mapped` accepts `value`, as OpenSearch coerces (numbers from numeric
+/// strings, text from any scalar, booleans from "true"/"false", dates from date strings or epoch
+/// millis).
+fn accepts(mapped: FieldType, value: &Value) -> bool {
+    match (mapped, value) {
+        (_, Value::Null) => true,
+        (FieldType::Object, Value::Object(_)) => true,
+        (FieldType::Object, _) | (_, Value::Object(_)) => false,
+        (FieldType::Text, _) => true,
+        (FieldType::Long | FieldType::Float, Value::Number(_)) => true,
+        (FieldType::Long | FieldType::Float, Value::String(s)) => s.trim().parse::<f64>().is_ok_and(f64::is_finite),
+        (FieldType::Boolean, Value::Bool(_)) => true,
+        (FieldType::Boolean, Value::String(s)) => s == "true" || s == "false",
+        (FieldType::Date, Value::String(s)) => looks_like_date(s),
+        (FieldType::Date, Value::Number(n)) => n.is_i64(),
+        _ => false,
+    }
+}
+
+fn type_name(t: FieldType) -> &'static str {
+    match t {
+        FieldType::Text => "text",
+        FieldType::Long => "long",
+        FieldType::Float => "float",
+        FieldType::Boolean => "boolean",
+        FieldType::Date => "date",
+        FieldType::Object => "object",
+    }
+}
+
+/// The mapping updates a document needs, or the `mapper_parsing_exception` reason.
+fn map_document(index: &Index, doc: &Map<String, Value>, id: &str) -> Result<Vec<(String, FieldType)>, String> {
+    let mut updates: Vec<(String, FieldType)> = Vec::new();
+    let mut stack: Vec<(String, &Value)> = doc.iter().map(|(k, v)| (k.clone(), v)).collect();
+    while let Some((path, value)) = stack.pop() {
+        if path.is_empty() || path.split('.').any(str::is_empty) {
+            return Err(format!("field name cannot be an empty string (field [{path}])"));
+        }
+        let values: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for value in values {
+            let known = index
+                .mappings
+                .get(&path)
+                .copied()
+                .or_else(|| updates.iter().find(|(p, _)| *p == path).map(|(_, t)| *t));
+            match known {
+                Some(mapped) if !accepts(mapped, value) => {
+                    return Err(if mapped == FieldType::Object {
+                        format!("object mapping for [{path}] tried to parse field [{path}] as object, but found a concrete value")
+                    } else {
+                        format!(
+                            "failed to parse field [{path}] of type [{}] in document with id '{id}'",
+                            type_name(mapped)
+                        )
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(t) = dynamic_type(value) {
+                        updates.push((path.clone(), t));
+                    }
+                }
+            }
+            if let Value::Object(children) = value {
+                stack.extend(children.iter().map(|(k, v)| (format!("{path}.{k}"), v)));
+            }
+        }
+    }
+    Ok(updates)
+}
+
+fn bulk(state: &Mutex<State>, body: &[u8]) -> Reply {
+    let mut state = state.lock().unwrap();
+    state.bulk_requests += 1;
+    let fault = state.faults.pop_front();
+    let mut rejected: Vec<usize> = Vec::new();
+    let mut pause = None;
+    match fault {
+        Some(Fault::Status(429)) => {
+            let reason = "rejected execution of coordinating operation [coordinating_and_primary_bytes=0, replica_bytes=0, all_bytes=0, coordinating_operation_bytes=1024, max_coordinating_and_primary_bytes=0]";
+            return Reply::Now(Response::json(429, &error_body(429, "es_rejected_execution_exception", reason)));
+        }
+        Some(Fault::Status(status)) => {
+            return Reply::Now(Response::json(
+                status,
+                &error_body(status, "master_not_discovered_exception", "no cluster-manager"),
+            ));
+        }
+        Some(Fault::HtmlBadGateway) => {
+            return Reply::Now(Response::html(502, "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"));
+        }
+        Some(Fault::DropConnection) => return Reply::Drop,
+        Some(Fault::RejectItems(items)) => rejected = items,
+        Some(Fault::Slow(duration)) => pause = Some(duration),
+        None => {}
+    }
+
+    if !body.ends_with(b"\n") {
+        let reason = "The bulk request must be terminated by a newline [\\n]";
+        return Reply::Now(Response::json(400, &error_body(400, "illegal_argument_exception", reason)));
+    }
+    // Parse every action first: a bad action line fails the whole request, as in OpenSearch.
+    let lines: Vec<&[u8]> = body[..body.len() - 1].split(|b| *b == b'\n').collect();
+    struct Item<'a> {
+        action: String,
+        index: String,
+        id: Option<String>,
+        source: Option<&'a [u8]>,
+    }
+    let mut items = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line_number = i + 1;
+        let action: Value = match serde_json::from_slice(lines[i]) {
+            Ok(Value::Object(action)) if action.len() == 1 => Value::Object(action),
+            _ => {
+                let reason =
+                    format!("Malformed action/metadata line [{line_number}], expected START_OBJECT or END_OBJECT");
+                return Reply::Now(Response::json(400, &error_body(400, "illegal_argument_exception", &reason)));
+            }
+        };
+        let (name, meta) = action.as_object().unwrap().iter().next().unwrap();
+        if !["index", "create", "update", "delete"].contains(&name.as_str()) {
+            let reason = format!("Malformed action/metadata line [{line_number}], expected one of [create, delete, index, update] but found [{name}]");
+            return Reply::Now(Response::json(400, &error_body(400, "illegal_argument_exception", &reason)));
+        }
+        let meta = meta.as_object().cloned().unwrap_or_default();
+        if let Some(unknown) =
+            meta.keys().find(|k| !["_index", "_id", "routing", "pipeline", "require_alias"].contains(&k.as_str()))
+        {
+            let reason = format!("Action/metadata line [{line_number}] contains an unknown parameter [{unknown}]");
+            return Reply::Now(Response::json(400, &error_body(400, "illegal_argument_exception", &reason)));
+        }
+        let Some(index) = meta.get("_index").and_then(Value::as_str) else {
+            return Reply::Now(Response::json(
+                400,
+                &error_body(400, "action_request_validation_exception", "Validation Failed: 1: index is missing;"),
+            ));
+        };
+        let id = meta.get("_id").and_then(Value::as_str).map(str::to_owned);
+        if id.as_deref() == Some("") {
+            return Reply::Now(Response::json(
+                400,
+                &error_body(
+                    400,
+                    "action_request_validation_exception",
+                    "Validation Failed: 1: if _id is specified it must not be empty;",
+                ),
+            ));
+        }
+        let source = if name == "delete" {
+            None
+        } else {
+            i += 1;
+            match lines.get(i) {
+                Some(source) => Some(*source),
+                None => {
+                    return Reply::Now(Response::json(
+                        400,
+                        &error_body(
+                            400,
+                            "action_request_validation_exception",
+                            "Validation Failed: 1: source is missing;",
+                        ),
+                    ))
+                }
+            }
+        };
+        items.push(Item { action: name.clone(), index: index.to_owned(), id, source });
+        i += 1;
+    }
+
+    let mut answers = Vec::new();
+    let mut errors = false;
+    for (position, item) in items.iter().enumerate() {
+        let id = item.id.clone().unwrap_or_else(|| format!("auto-{:016x}", state.next_seq_no));
+        let failure = |status: u16, kind: &str, reason: String| {
+            json!({item.action.clone(): {"_index": item.index, "_id": id, "status": status,
+                "error": {"type": kind, "reason": reason, "index": item.index, "shard": "0", "index_uuid": "standin"}}})
+        };
+        if rejected.contains(&position) {
+            errors = true;
+            answers.push(failure(
+                429,
+                "es_rejected_execution_exception",
+                "rejected execution of primary operation [shard_detail=[standin][0]]".into(),
+            ));
+            continue;
+        }
+        if let Some(problem) = index_name_problem(&item.index) {
+            errors = true;
+            answers.push(failure(
+                400,
+                "invalid_index_name_exception",
+                format!("Invalid index name [{}], {problem}", item.index),
+            ));
+            continue;
+        }
+        if item.action != "index" && item.action != "create" {
+            errors = true;
+            answers.push(failure(
+                400,
+                "illegal_argument_exception",
+                format!("the stand-in does not support [{}]", item.action),
+            ));
+            continue;
+        }
+        let source = match parse_strict(item.source.unwrap_or_default()) {
+            Ok(Value::Object(source)) => source,
+            Ok(_) => {
+                errors = true;
+                answers.push(failure(
+                    400,
+                    "mapper_parsing_exception",
+                    "failed to parse: the document is not an object".into(),
+                ));
+                continue;
+            }
+            Err(reason) => {
+                errors = true;
+                answers.push(failure(400, "mapper_parsing_exception", reason));
+                continue;
+            }
+        };
+        let index = state.indices.entry(item.index.clone()).or_default();
+        if item.action == "create" && index.docs.contains_key(&id) {
+            errors = true;
+            answers.push(failure(
+                409,
+                "version_conflict_engine_exception",
+                format!("[{id}]: version conflict, document already exists (current version [1])"),
+            ));
+            continue;
+        }
+        match map_document(index, &source, &id) {
+            Err(reason) => {
+                errors = true;
+                answers.push(failure(400, "mapper_parsing_exception", reason));
+            }
+            Ok(updates) => {
+                index.mappings.extend(updates);
+                let version = index.docs.get(&id).map_or(1, |(v, _)| v + 1);
+                index.docs.insert(id.clone(), (version, Value::Object(source)));
+                state.next_seq_no += 1;
+                let (result, status) = if version == 1 { ("created", 201) } else { ("updated", 200) };
+                answers.push(json!({item.action.clone(): {
+                    "_index": item.index, "_id": id, "_version": version, "result": result,
+                    "_shards": {"total": 2, "successful": 2, "failed": 0},
+                    "_seq_no": state.next_seq_no - 1, "_primary_term": 1, "status": status
+                }}));
+            }
+        }
+    }
+    let response = Response::json(200, &json!({"took": 3, "errors": errors, "items": answers}));
+    match pause {
+        Some(pause) => Reply::Late(pause, response),
+        None => Reply::Now(response),
+    }
+}
