@@ -79,7 +79,7 @@ pub enum Command {
     },
 }
 
-/// Runs the CLI; returns the summary printed on stderr.
+/// Runs the CLI command; the `_bulk` body goes to stdout, the one-line summary to stderr.
 pub async fn run(cli: Cli, config: Config) -> Result<()> {
     let config = Arc::new(config);
     let sink = PrintSink::new(BufWriter::with_capacity(1 << 16, io::stdout().lock()));
