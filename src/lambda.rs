@@ -17,7 +17,7 @@ use tracing::warn;
 pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
     let config = Arc::new(config);
     let sink = PrintSink::new(std::io::stdout());
-    warn!(destination = %sink.describe(), "documents are not sent anywhere yet");
+    warn!(destination = %sink.describe(), "no OpenSearch endpoint: each _bulk body goes to this log (a dry run)");
     let handler = Arc::new(Handler::new(config, sink));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
