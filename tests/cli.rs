@@ -21,6 +21,15 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A file in a fresh directory of its own (remove the directory when done).
+fn temp_file(prefix: &str, name: &str, contents: &[u8]) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(name);
+    std::fs::write(&file, contents).unwrap();
+    (dir, file)
+}
+
 fn ids(ndjson: &str) -> Vec<String> {
     ndjson
         .lines()
@@ -117,14 +126,11 @@ fn index_prefix_and_type_from_the_environment_reach_the_body() {
 
 #[test]
 fn slowlog_indexes_a_file_with_stable_ids() {
-    let dir = std::env::temp_dir().join(format!("lto-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("mysql-slowquery.log");
     let mut log = Vec::new();
     for name in ["startup-banner.log", "mysql80-log-slow-extra.log", "mariadb-10-verbose.log", "non-utf8-bytes.log"] {
         log.extend(std::fs::read(common::fixture(&format!("entries/{name}"))).unwrap());
     }
-    std::fs::write(&file, &log).unwrap();
+    let (dir, file) = temp_file("lto-cli", "mysql-slowquery.log", &log);
 
     let args = ["slowlog", file.to_str().unwrap(), "--log-group", "/aws/rds/instance/prod-db-1/slowquery"];
     let first = run(&args);
@@ -173,11 +179,8 @@ fn slowlog_reads_a_whole_corpus_file() {
 #[test]
 fn a_closed_pipe_ends_quietly() {
     // More output than a pipe buffer holds, read by nobody.
-    let dir = std::env::temp_dir().join(format!("lto-pipe-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("big.log");
     let entry = common::read_fixture("entries/mysql80-log-slow-extra.log");
-    std::fs::write(&file, entry.repeat(2000)).unwrap();
+    let (dir, file) = temp_file("lto-pipe", "big.log", entry.repeat(2000).as_bytes());
     let mut child = bin()
         .args(["slowlog", file.to_str().unwrap(), "--log-group", "/g"])
         .stdout(Stdio::piped())

@@ -570,6 +570,11 @@ fn map_document(index: &Index, doc: &Map<String, Value>, id: &str) -> Result<Vec
     Ok(updates)
 }
 
+/// A whole-request refusal in OpenSearch's shape.
+fn refuse(status: u16, kind: &str, reason: &str) -> Reply {
+    Reply::Now(Response::json(status, &error_body(status, kind, reason)))
+}
+
 fn bulk(state: &Mutex<State>, body: &[u8]) -> Reply {
     let mut state = state.lock().unwrap();
     state.bulk_requests += 1;
@@ -579,13 +584,10 @@ fn bulk(state: &Mutex<State>, body: &[u8]) -> Reply {
     match fault {
         Some(Fault::Status(429)) => {
             let reason = "rejected execution of coordinating operation [coordinating_and_primary_bytes=0, replica_bytes=0, all_bytes=0, coordinating_operation_bytes=1024, max_coordinating_and_primary_bytes=0]";
-            return Reply::Now(Response::json(429, &error_body(429, "es_rejected_execution_exception", reason)));
+            return refuse(429, "es_rejected_execution_exception", reason);
         }
         Some(Fault::Status(status)) => {
-            return Reply::Now(Response::json(
-                status,
-                &error_body(status, "master_not_discovered_exception", "no cluster-manager"),
-            ));
+            return refuse(status, "master_not_discovered_exception", "no cluster-manager");
         }
         Some(Fault::HtmlBadGateway) => {
             return Reply::Now(Response::html(502, "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"));
@@ -598,7 +600,7 @@ fn bulk(state: &Mutex<State>, body: &[u8]) -> Reply {
 
     if !body.ends_with(b"\n") {
         let reason = "The bulk request must be terminated by a newline [\\n]";
-        return Reply::Now(Response::json(400, &error_body(400, "illegal_argument_exception", reason)));
+        return refuse(400, "illegal_argument_exception", reason);
     }
     // Parse every action first: a bad action line fails the whole request, as in OpenSearch.
     let lines: Vec<&[u8]> = body[..body.len() - 1].split(|b| *b == b'\n').collect();
@@ -617,37 +619,31 @@ fn bulk(state: &Mutex<State>, body: &[u8]) -> Reply {
             _ => {
                 let reason =
                     format!("Malformed action/metadata line [{line_number}], expected START_OBJECT or END_OBJECT");
-                return Reply::Now(Response::json(400, &error_body(400, "illegal_argument_exception", &reason)));
+                return refuse(400, "illegal_argument_exception", &reason);
             }
         };
         let (name, meta) = action.as_object().unwrap().iter().next().unwrap();
         if !["index", "create", "update", "delete"].contains(&name.as_str()) {
             let reason = format!("Malformed action/metadata line [{line_number}], expected one of [create, delete, index, update] but found [{name}]");
-            return Reply::Now(Response::json(400, &error_body(400, "illegal_argument_exception", &reason)));
+            return refuse(400, "illegal_argument_exception", &reason);
         }
         let meta = meta.as_object().cloned().unwrap_or_default();
         if let Some(unknown) =
             meta.keys().find(|k| !["_index", "_id", "routing", "pipeline", "require_alias"].contains(&k.as_str()))
         {
             let reason = format!("Action/metadata line [{line_number}] contains an unknown parameter [{unknown}]");
-            return Reply::Now(Response::json(400, &error_body(400, "illegal_argument_exception", &reason)));
+            return refuse(400, "illegal_argument_exception", &reason);
         }
         let Some(index) = meta.get("_index").and_then(Value::as_str) else {
-            return Reply::Now(Response::json(
-                400,
-                &error_body(400, "action_request_validation_exception", "Validation Failed: 1: index is missing;"),
-            ));
+            return refuse(400, "action_request_validation_exception", "Validation Failed: 1: index is missing;");
         };
         let id = meta.get("_id").and_then(Value::as_str).map(str::to_owned);
         if id.as_deref() == Some("") {
-            return Reply::Now(Response::json(
+            return refuse(
                 400,
-                &error_body(
-                    400,
-                    "action_request_validation_exception",
-                    "Validation Failed: 1: if _id is specified it must not be empty;",
-                ),
-            ));
+                "action_request_validation_exception",
+                "Validation Failed: 1: if _id is specified it must not be empty;",
+            );
         }
         let source = if name == "delete" {
             None
@@ -656,14 +652,11 @@ fn bulk(state: &Mutex<State>, body: &[u8]) -> Reply {
             match lines.get(i) {
                 Some(source) => Some(*source),
                 None => {
-                    return Reply::Now(Response::json(
+                    return refuse(
                         400,
-                        &error_body(
-                            400,
-                            "action_request_validation_exception",
-                            "Validation Failed: 1: source is missing;",
-                        ),
-                    ))
+                        "action_request_validation_exception",
+                        "Validation Failed: 1: source is missing;",
+                    )
                 }
             }
         };
