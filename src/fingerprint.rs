@@ -494,13 +494,7 @@ fn drop_asc_after_order_by(q: String) -> String {
         out.extend_from_slice(&bytes[copied..space]);
         copied = at + 3;
     }
-    match out {
-        None => q,
-        Some(mut out) => {
-            out.extend_from_slice(&bytes[copied..]);
-            into_string(out)
-        }
-    }
+    finish(q, out, copied)
 }
 
 #[cfg(test)]
