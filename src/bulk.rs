@@ -12,11 +12,16 @@
 //! size-capped requests or rebuild a body from the failed items alone, since `_bulk` answers
 //! item by item, in request order.
 //!
-//! Pure: writes into a `Vec<u8>`. Splitting into requests and reading `_bulk` responses belong to
-//! the delivery layer.
+//! The delivery layer's pure half lives here too: cutting a batch into size-capped requests
+//! ([`request_ranges`]), reading a `_bulk` answer into one [`ItemOutcome`] per item
+//! ([`classify_response`]), and writing a dead-letter item for a document OpenSearch refused
+//! ([`dead_letter_item`]). Pure: no clock, no network; sending belongs to `delivery`.
 
 use crate::document::Document;
-use crate::json::write_str;
+use crate::json::{write_str, ObjectWriter};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// Writes bulk items.
@@ -89,6 +94,282 @@ impl BulkBatch {
     pub fn item(&self, i: usize) -> &[u8] {
         &self.body[self.items[i].clone()]
     }
+
+    /// Appends an item already encoded (two newline-terminated lines).
+    pub fn push_encoded(&mut self, item: &[u8]) {
+        let start = self.body.len();
+        self.body.extend_from_slice(item);
+        self.items.push(start..self.body.len());
+    }
+
+    /// Removes the last item.
+    pub fn pop(&mut self) {
+        if let Some(last) = self.items.pop() {
+            self.body.truncate(last.start);
+        }
+    }
+
+    /// Encodes `doc`; when its item is larger than `max_bytes`, encodes it again with `@message`
+    /// and long fields cut ([`Document::truncate`]) until it fits. Returns whether it was cut.
+    pub fn push_within(&mut self, encoder: &Encoder<'_>, doc: &mut Document, max_bytes: usize) -> bool {
+        self.push(encoder, doc);
+        let mut limit = max_bytes / 4;
+        let mut truncated = false;
+        while self.items.last().is_some_and(|item| item.len() > max_bytes) {
+            self.pop();
+            doc.truncate(limit);
+            truncated = true;
+            self.push(encoder, doc);
+            if limit == 0 {
+                break; // meta fields alone: cannot shrink further (they are bounded well below 64 KiB)
+            }
+            limit /= 2;
+        }
+        truncated
+    }
+}
+
+/// Cuts `items` (given by their sizes, in order) into runs whose total size is at most `max_bytes`;
+/// an item larger than that goes alone. Returns index ranges into `sizes`.
+pub fn request_ranges(sizes: &[usize], max_bytes: usize) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    let mut total = 0;
+    for (i, &size) in sizes.iter().enumerate() {
+        if i > start && total + size > max_bytes {
+            ranges.push(start..i);
+            start = i;
+            total = 0;
+        }
+        total += size;
+    }
+    if start < sizes.len() {
+        ranges.push(start..sizes.len());
+    }
+    ranges
+}
+
+/// Why an item (or a whole request) failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemError {
+    /// HTTP status; 0 when there was no answer (timeout, dropped connection).
+    pub status: u16,
+    /// OpenSearch's `error.type` (`mapper_parsing_exception`, …) or our own name for what happened.
+    pub kind: String,
+    pub reason: String,
+}
+
+/// What became of one item of a `_bulk` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemOutcome {
+    Indexed,
+    /// 429 or 5xx: may work if sent again.
+    Retry(ItemError),
+    /// Refused for good (mapping conflicts and other 4xx): goes to the dead-letter index.
+    Refused(ItemError),
+}
+
+/// What became of a whole `_bulk` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponseOutcome {
+    /// HTTP 200: one outcome per item, in request order.
+    Items(Vec<ItemOutcome>),
+    /// 413: the body is over the cluster's limit; send it in smaller pieces.
+    TooLarge(ItemError),
+    /// 429, 5xx, 408, or an answer that is not a `_bulk` response (a load balancer's HTML page):
+    /// send every item again.
+    RetryAll(ItemError),
+    /// Any other status (403 bad signature or missing permission, 400 malformed request, 404):
+    /// sending the same request again cannot help.
+    RefusedAll(ItemError),
+}
+
+/// The longest error reason kept (OpenSearch's reasons can quote a whole field value).
+const MAX_REASON_BYTES: usize = 1024;
+
+#[derive(Deserialize)]
+struct RawResponse {
+    items: Vec<BTreeMap<String, RawItem>>,
+}
+
+#[derive(Deserialize)]
+struct RawItem {
+    status: u16,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+/// Reads one `_bulk` answer (status and body) for a request of `items_sent` items.
+pub fn classify_response(status: u16, body: &[u8], items_sent: usize) -> ResponseOutcome {
+    match status {
+        200 => match serde_json::from_slice::<RawResponse>(body) {
+            Ok(response) if response.items.len() == items_sent => {
+                ResponseOutcome::Items(response.items.into_iter().map(classify_item).collect())
+            }
+            Ok(response) => ResponseOutcome::RetryAll(ItemError {
+                status,
+                kind: "invalid_bulk_response".into(),
+                reason: format!("the _bulk answer has {} items for {items_sent} sent", response.items.len()),
+            }),
+            Err(e) => ResponseOutcome::RetryAll(ItemError {
+                status,
+                kind: "invalid_bulk_response".into(),
+                reason: format!("the _bulk answer is not a _bulk response ({e}): {}", snippet(body)),
+            }),
+        },
+        413 => ResponseOutcome::TooLarge(request_error(status, body)),
+        408 | 429 | 500..=599 => ResponseOutcome::RetryAll(request_error(status, body)),
+        _ => ResponseOutcome::RefusedAll(request_error(status, body)),
+    }
+}
+
+fn classify_item(mut item: BTreeMap<String, RawItem>) -> ItemOutcome {
+    // One key: the action (`index`, `create`, …).
+    let Some((_, item)) = item.pop_first() else {
+        return ItemOutcome::Retry(ItemError {
+            status: 0,
+            kind: "invalid_bulk_response".into(),
+            reason: "empty item".into(),
+        });
+    };
+    match item.status {
+        200 | 201 => ItemOutcome::Indexed,
+        status => {
+            let (kind, reason) =
+                item.error.as_ref().map_or_else(|| (format!("http_{status}"), String::new()), error_parts);
+            let error = ItemError { status, kind, reason };
+            if (400..500).contains(&status) && status != 408 && status != 429 {
+                ItemOutcome::Refused(error)
+            } else {
+                ItemOutcome::Retry(error)
+            }
+        }
+    }
+}
+
+/// `error` of an item or of a whole request: `{"type", "reason", "caused_by": {…}}`, or a string
+/// (Elasticsearch 1.x/2.x).
+fn error_parts(error: &Value) -> (String, String) {
+    match error {
+        Value::String(text) => ("error".into(), bounded(text)),
+        _ => {
+            let kind = error["type"].as_str().unwrap_or("error").to_owned();
+            let mut reason = error["reason"].as_str().unwrap_or_default().to_owned();
+            if let (Some(cause_type), cause_reason) =
+                (error["caused_by"]["type"].as_str(), error["caused_by"]["reason"].as_str())
+            {
+                reason.push_str(&format!(" (caused by {cause_type}: {})", cause_reason.unwrap_or_default()));
+            }
+            (kind, bounded(&reason))
+        }
+    }
+}
+
+/// A whole-request error from its body: OpenSearch's `{"error": {…}, "status"}`, Amazon
+/// OpenSearch Service's `{"message"}` / `{"Message"}`, or anything else (an HTML page) as text.
+fn request_error(status: u16, body: &[u8]) -> ItemError {
+    let fallback = |kind: &str| ItemError { status, kind: kind.into(), reason: snippet(body) };
+    match serde_json::from_slice::<Value>(body) {
+        Ok(json) if json.get("error").is_some() => {
+            let (kind, reason) = error_parts(&json["error"]);
+            ItemError { status, kind, reason }
+        }
+        Ok(json) => match json.get("message").or(json.get("Message")).and_then(Value::as_str) {
+            Some(message) => ItemError { status, kind: format!("http_{status}"), reason: bounded(message) },
+            None => fallback(&format!("http_{status}")),
+        },
+        Err(_) => fallback(&format!("http_{status}_non_json")),
+    }
+}
+
+fn bounded(text: &str) -> String {
+    let mut text = text.to_owned();
+    if text.len() > MAX_REASON_BYTES {
+        let mut end = MAX_REASON_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
+/// The start of a body, as one line of text.
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The `_index` and `_id` of an encoded item (its action line).
+pub fn item_target(item: &[u8]) -> (String, Option<String>) {
+    let action_line = item.split(|b| *b == b'\n').next().unwrap_or_default();
+    let action: Value = serde_json::from_slice(action_line).unwrap_or_default();
+    let meta = action.as_object().and_then(|a| a.values().next()).cloned().unwrap_or_default();
+    let index = meta["_index"].as_str().unwrap_or_default().to_owned();
+    (index, meta["_id"].as_str().map(str::to_owned))
+}
+
+/// A document OpenSearch refused, as an item for `<prefix>-deadletter-YYYY.MM.DD` (the day of the
+/// event, so a retried invocation overwrites its own dead letter): the original index and id, the
+/// raw `@message` as text, the error and how many attempts were made. Same `_id` as the original
+/// (none when the original had none). Its fields are few and always of one type, so the
+/// dead-letter index cannot have mapping conflicts of its own.
+pub fn dead_letter_item(
+    encoder: &Encoder<'_>,
+    index_prefix: &str,
+    item: &[u8],
+    error: &ItemError,
+    attempts: u32,
+    dead_lettered_at: &str,
+) -> Vec<u8> {
+    let (original_index, id) = item_target(item);
+    let source_line = item.split(|b| *b == b'\n').nth(1).unwrap_or_default();
+    let source: Value = serde_json::from_slice(source_line).unwrap_or_default();
+    let text = |key: &str| source.get(key).and_then(Value::as_str);
+    // The event's day, from @timestamp (`YYYY-MM-DDT…`); the dead-letter time when it is missing.
+    let day = text("@timestamp").filter(|t| t.len() >= 10 && t.is_char_boundary(10)).unwrap_or(dead_lettered_at);
+    let index = format!("{index_prefix}-deadletter-{}", day.get(..10).unwrap_or("1970-01-01").replace('-', "."));
+
+    let mut out = Vec::with_capacity(item.len() + 512);
+    out.extend_from_slice(br#"{"index":{"_index":"#);
+    write_str(&mut out, &index);
+    if let Some(index_type) = encoder.index_type {
+        out.extend_from_slice(br#","_type":"#);
+        write_str(&mut out, index_type);
+    }
+    if let Some(id) = &id {
+        out.extend_from_slice(br#","_id":"#);
+        write_str(&mut out, id);
+    }
+    out.extend_from_slice(b"}}\n");
+    let mut object = ObjectWriter::start(&mut out);
+    if let Some(id) = &id {
+        object.str("@id", id);
+    }
+    if let Some(timestamp) = text("@timestamp") {
+        object.str("@timestamp", timestamp);
+    }
+    // The raw entry; the source line itself when it has none (it always has, for our documents).
+    match text("@message") {
+        Some(message) => object.str("@message", message),
+        None => object.str("@message", &String::from_utf8_lossy(source_line)),
+    }
+    for key in ["@owner", "@log_group", "@log_stream"] {
+        if let Some(value) = text(key) {
+            object.str(key, value);
+        }
+    }
+    object.str("@dead_lettered_at", dead_lettered_at);
+    object.str("original_index", &original_index);
+    object.str("error_type", &error.kind);
+    object.str("error_reason", &error.reason);
+    object.i64("error_status", i64::from(error.status));
+    object.i64("attempts", i64::from(attempts));
+    object.end();
+    out.push(b'\n');
+    out
 }
 
 #[cfg(test)]

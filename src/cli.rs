@@ -1,12 +1,15 @@
 //! The command-line face: `replay` a saved Lambda event, or index a raw `slowlog` file.
 //!
-//! Both go through [`Handler`], the code the Lambda runs. Without an OpenSearch endpoint they print
-//! the `_bulk` body on stdout (pipe it into `curl --data-binary @-`) and a one-line summary on
-//! stderr. Owns argument parsing and file I/O; `main` only dispatches here.
+//! Both go through [`Handler`], the code the Lambda runs. With an OpenSearch endpoint (`--endpoint`
+//! or `OPENSEARCH_ENDPOINT`) they send, with the Lambda's retries and dead-lettering; without one
+//! they print the `_bulk` body on stdout (pipe it into `curl --data-binary @-`). Either way a
+//! one-line summary goes to stderr, and the exit status is 1 when documents were neither indexed
+//! nor dead-lettered. Owns argument parsing and file I/O; `main` only dispatches here.
 
-use crate::config::Config;
+use crate::config::{Config, RawConfig};
+use crate::delivery::Destination;
 use crate::event::{self, LogsData};
-use crate::handler::{Handler, PrintSink, Sink, Summary};
+use crate::handler::{Handler, Sink, Summary};
 use crate::slowlog_file::{EntrySplitter, EventMaker};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -14,14 +17,24 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 const AFTER_HELP: &str = "\
-Environment:
-  INDEX_PREFIX   first part of every index name (default: cwl)
-                 /aws/rds/instance/db-1/slowquery on 2026-11-21 → cwl-aws-rds-instance-db-1-slowquery-2026.11.21
-  INDEX_TYPE     legacy _type for Elasticsearch 6 domains (default: none; OpenSearch refuses it)
-  RUST_LOG       log level on stderr (default: warn)
+Environment (the Lambda's variables; README.md has the full table):
+  OPENSEARCH_ENDPOINT         where to send (or --endpoint); unset: print the _bulk body (dry run)
+  OPENSEARCH_AUTH             sigv4 (default; AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+                              AWS_SESSION_TOKEN), basic (OPENSEARCH_USERNAME, OPENSEARCH_PASSWORD) or none
+  OPENSEARCH_SERVICE          es (default) or aoss (OpenSearch Serverless)
+  OPENSEARCH_COMPRESSION      none (default) or gzip request bodies
+  OPENSEARCH_TIMEOUT_SECONDS  one request's timeout (default: 30)
+  BULK_MAX_BYTES              largest request body (default: 5242880)
+  INDEX_PREFIX                first part of every index name (default: cwl)
+                              /aws/rds/instance/db-1/slowquery on 2026-11-21 → cwl-aws-rds-instance-db-1-slowquery-2026.11.21
+  INDEX_TYPE                  legacy _type for Elasticsearch 6 domains (default: none; OpenSearch refuses it)
+  RUST_LOG                    log level on stderr (default: warn)
+
+Exit status: 0 when every document was indexed or dead-lettered (or printed), 1 when some were
+not (the summary says why), 2 for invalid configuration.
 
 With AWS_LAMBDA_RUNTIME_API set (inside AWS Lambda), the binary runs as the Lambda function instead.";
 
@@ -36,6 +49,22 @@ With AWS_LAMBDA_RUNTIME_API set (inside AWS Lambda), the binary runs as the Lamb
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Send to this OpenSearch endpoint (overrides OPENSEARCH_ENDPOINT), e.g.
+    /// https://search-logs-abc123.eu-west-1.es.amazonaws.com or http://127.0.0.1:9200.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// How long to keep retrying a batch's failed items before giving up on them.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub retry_for: u64,
+}
+
+impl Cli {
+    /// Applies the flags that override environment variables.
+    pub fn override_config(&self, raw: &mut RawConfig) {
+        if let Some(endpoint) = &self.endpoint {
+            raw.set("OPENSEARCH_ENDPOINT", endpoint.clone());
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,27 +108,50 @@ pub enum Command {
     },
 }
 
-/// Runs the CLI command; the `_bulk` body goes to stdout, the one-line summary to stderr.
+/// Runs the CLI command: sends (or prints the `_bulk` body on stdout), then prints the one-line
+/// summary on stderr; fails when documents were neither indexed nor dead-lettered.
 pub async fn run(cli: Cli, config: Config) -> Result<()> {
     let config = Arc::new(config);
-    let sink = PrintSink::new(BufWriter::with_capacity(1 << 16, io::stdout().lock()));
+    let sink = Destination::from_config(&config, BufWriter::with_capacity(1 << 16, io::stdout().lock()))?;
+    let sends = sink.sends();
     let handler = Handler::new(Arc::clone(&config), sink);
-    let summary = match cli.command {
-        Command::Replay { event } => replay(&handler, &event).await?,
+    let retry_for = Duration::from_secs(cli.retry_for);
+    let started = Instant::now();
+    let mut summary = match cli.command {
+        Command::Replay { event } => replay(&handler, &event, retry_for).await?,
         Command::Slowlog { file, log_group, log_stream, owner, batch_size } => {
-            slowlog(&handler, &file, log_group, log_stream, owner, batch_size as usize).await?
+            slowlog(&handler, &file, log_group, log_stream, owner, batch_size as usize, retry_for).await?
         }
     };
-    eprintln!("logs-to-opensearch: {}", summary.line(&handler.sink().describe()));
-    Ok(())
+    summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    eprintln!("logs-to-opensearch: {}", summary.line(&handler.sink().describe(), sends));
+    for f in &summary.failures {
+        eprintln!(
+            "logs-to-opensearch: {} {} ({}) {}: {} {}: {}",
+            f.outcome,
+            f.id,
+            f.index,
+            f.attempts_text(),
+            f.status,
+            f.error_type,
+            f.reason
+        );
+    }
+    match summary.undelivered() {
+        Some(error) => Err(error.into()),
+        None => Ok(()),
+    }
 }
 
-async fn replay<S: Sink>(handler: &Handler<S>, path: &Path) -> Result<Summary> {
+async fn replay<S: Sink>(handler: &Handler<S>, path: &Path, retry_for: Duration) -> Result<Summary> {
     let bytes = read_input(path)?;
     let event: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(event::DecodeError::NotJson)
         .with_context(|| format!("{}: cannot replay", display(path)))?;
-    handler.handle_event(event).await.with_context(|| format!("{}: cannot replay", display(path)))
+    handler
+        .handle_event(event, Instant::now() + retry_for)
+        .await
+        .with_context(|| format!("{}: cannot replay", display(path)))
 }
 
 async fn slowlog<S: Sink>(
@@ -109,6 +161,7 @@ async fn slowlog<S: Sink>(
     log_stream: Option<String>,
     owner: String,
     batch_size: usize,
+    retry_for: Duration,
 ) -> Result<Summary> {
     let (reader, stream_default, modified): (Box<dyn BufRead>, String, SystemTime) = if is_stdin(path) {
         (Box::new(io::stdin().lock()), "stdin".to_owned(), SystemTime::now())
@@ -137,11 +190,11 @@ async fn slowlog<S: Sink>(
         batch.log_events.push(maker.event(entry));
         if batch.log_events.len() == batch_size {
             let full = std::mem::replace(&mut batch, new_batch());
-            summary.add(&handler.handle_batch(full).await?);
+            summary.add(&handler.handle_batch(full, Instant::now() + retry_for).await?);
         }
     }
     if !batch.log_events.is_empty() {
-        summary.add(&handler.handle_batch(batch).await?);
+        summary.add(&handler.handle_batch(batch, Instant::now() + retry_for).await?);
     }
     Ok(summary)
 }

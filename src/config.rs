@@ -2,36 +2,156 @@
 //!
 //! Two stages: [`RawConfig`] holds the strings as found, [`Config`] the validated, typed values.
 //! Variables are read through a lookup function, so tests pass a map and never touch the process
-//! environment. Every error names the variable and the value it refused.
+//! environment. Every error names the variable and the value it refused, except secrets, whose
+//! values never appear in an error or a log line ([`Secret`]'s `Debug` is redacted).
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `INDEX_PREFIX` | `cwl` | first part of every index name (`cwl-aws-rds-…-2026.11.21`) |
 //! | `INDEX_TYPE` | unset | legacy `_type` for Elasticsearch 6 domains; leave unset for OpenSearch and ES 7+ |
+//! | `OPENSEARCH_ENDPOINT` | unset | where to send (`https://search-….es.amazonaws.com`); unset: print the `_bulk` body (dry run) |
+//! | `OPENSEARCH_AUTH` | `sigv4` | `sigv4` (IAM), `basic` (user and password) or `none` |
+//! | `OPENSEARCH_SERVICE` | `es` | SigV4 service: `es` for managed domains, `aoss` for OpenSearch Serverless |
+//! | `OPENSEARCH_USERNAME`, `OPENSEARCH_PASSWORD` | unset | basic auth (`OPENSEARCH_AUTH=basic`) |
+//! | `OPENSEARCH_COMPRESSION` | `none` | `gzip`: compress request bodies (signed over the compressed bytes) |
+//! | `OPENSEARCH_TIMEOUT_SECONDS` | `30` | one request's timeout (retries also stop at the invocation's deadline) |
+//! | `BULK_MAX_BYTES` | `5242880` | largest `_bulk` request body; larger batches are split, larger documents truncated |
+//! | `METRICS_NAMESPACE` | `LogsToOpenSearch` | CloudWatch namespace of the Embedded Metric Format line (Lambda only) |
+//! | `AWS_REGION` (or `AWS_DEFAULT_REGION`), `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` | set by Lambda | SigV4 credentials |
+//! | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda | the metrics' `FunctionName` dimension |
 
 use crate::index_name::is_forbidden;
+use opensearch::http::Url;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
 
 /// The variables this module reads, in the order documented.
-pub const VARIABLES: &[&str] = &["INDEX_PREFIX", "INDEX_TYPE"];
+pub const VARIABLES: &[&str] = &[
+    "INDEX_PREFIX",
+    "INDEX_TYPE",
+    "OPENSEARCH_ENDPOINT",
+    "OPENSEARCH_AUTH",
+    "OPENSEARCH_SERVICE",
+    "OPENSEARCH_USERNAME",
+    "OPENSEARCH_PASSWORD",
+    "OPENSEARCH_COMPRESSION",
+    "OPENSEARCH_TIMEOUT_SECONDS",
+    "BULK_MAX_BYTES",
+    "METRICS_NAMESPACE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_FUNCTION_NAME",
+];
 
 const DEFAULT_INDEX_PREFIX: &str = "cwl";
 const MAX_PREFIX_BYTES: usize = 100;
+/// 5 MiB: Amazon OpenSearch Service refuses bodies over 10 MiB on small instance types.
+pub const DEFAULT_BULK_MAX_BYTES: usize = 5 * 1024 * 1024;
+/// Below this a single CloudWatch Logs event (256 KiB at most) could not fit with its fields.
+pub const MIN_BULK_MAX_BYTES: usize = 64 * 1024;
+/// The largest body any Amazon OpenSearch Service instance type accepts.
+pub const MAX_BULK_MAX_BYTES: usize = 100 * 1024 * 1024;
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_METRICS_NAMESPACE: &str = "LogsToOpenSearch";
+
+/// A value that must never be printed: `Debug` shows `<redacted>`, and there is no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that needs it (signing, the `Authorization` header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
 
 /// Validated settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub index_prefix: String,
     /// `_type` in every action line (Elasticsearch 6 only: OpenSearch 2 refuses it).
     pub index_type: Option<String>,
+    /// Largest `_bulk` body; also the largest document (bigger ones are truncated).
+    pub bulk_max_bytes: usize,
+    /// Where to send; `None` is a dry run that prints the `_bulk` body.
+    pub opensearch: Option<OpenSearchConfig>,
+    pub metrics: MetricsConfig,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { index_prefix: DEFAULT_INDEX_PREFIX.to_owned(), index_type: None }
+        Config {
+            index_prefix: DEFAULT_INDEX_PREFIX.to_owned(),
+            index_type: None,
+            bulk_max_bytes: DEFAULT_BULK_MAX_BYTES,
+            opensearch: None,
+            metrics: MetricsConfig::default(),
+        }
     }
 }
 
-/// A variable that is set but unusable.
+/// How to reach the cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenSearchConfig {
+    /// Base URL, path ending in `/`.
+    pub endpoint: Url,
+    pub auth: Auth,
+    pub compression: Compression,
+    /// One request's timeout.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// AWS Signature Version 4 with the function role's credentials.
+    SigV4 {
+        service: String,
+        region: String,
+        access_key_id: String,
+        secret_access_key: Secret,
+        session_token: Option<Secret>,
+    },
+    Basic {
+        username: String,
+        password: Secret,
+    },
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+}
+
+/// The CloudWatch Embedded Metric Format line's namespace and dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub namespace: String,
+    pub function_name: Option<String>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { namespace: DEFAULT_METRICS_NAMESPACE.to_owned(), function_name: None }
+    }
+}
+
+/// A variable that is set but unusable, or missing where another one needs it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{name} is not valid UTF-8")]
@@ -43,23 +163,40 @@ pub enum ConfigError {
     IndexPrefix { value: String },
     #[error("INDEX_TYPE must be a non-empty name without '#', ',' or whitespace, not starting with '_' (except \"_doc\"); got {value:?}")]
     IndexType { value: String },
+    #[error("OPENSEARCH_ENDPOINT must be an http:// or https:// URL such as https://search-logs-abc123.eu-west-1.es.amazonaws.com: {problem}; got {value:?}")]
+    Endpoint { value: String, problem: String },
+    #[error("OPENSEARCH_ENDPOINT must not carry a user name or password (use OPENSEARCH_AUTH=basic with OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD)")]
+    EndpointUserInfo,
+    #[error("{name} must be one of {allowed}; got {value:?}")]
+    OneOf { name: &'static str, allowed: &'static str, value: String },
+    #[error("{name} must be {rule}; got {value:?}")]
+    Number { name: &'static str, rule: &'static str, value: String },
+    #[error("{name} is required {because}")]
+    Missing { name: &'static str, because: &'static str },
+    #[error("METRICS_NAMESPACE must be 1 to 255 characters without ':' ; got {value:?}")]
+    MetricsNamespace { value: String },
 }
 
-/// The variables as found (unset = `None`; empty counts as unset).
+/// The variables as found (empty counts as unset).
 #[derive(Debug, Default, Clone)]
 pub struct RawConfig {
-    pub index_prefix: Option<String>,
-    pub index_type: Option<String>,
+    values: BTreeMap<&'static str, String>,
 }
 
 impl RawConfig {
     /// Reads every variable through `lookup`, which returns `Err(())` for a value that is not UTF-8.
     pub fn read(lookup: impl Fn(&str) -> Result<Option<String>, ()>) -> Result<RawConfig, ConfigError> {
-        let get = |name: &'static str| -> Result<Option<String>, ConfigError> {
-            let value = lookup(name).map_err(|()| ConfigError::NotUnicode { name })?;
-            Ok(value.filter(|v| !v.is_empty()))
-        };
-        Ok(RawConfig { index_prefix: get("INDEX_PREFIX")?, index_type: get("INDEX_TYPE")? })
+        let mut values = BTreeMap::new();
+        for &name in VARIABLES {
+            match lookup(name) {
+                Err(()) => return Err(ConfigError::NotUnicode { name }),
+                Ok(Some(value)) if !value.is_empty() => {
+                    values.insert(name, value);
+                }
+                Ok(_) => {}
+            }
+        }
+        Ok(RawConfig { values })
     }
 
     /// Reads the process environment: the one place that does.
@@ -72,20 +209,155 @@ impl RawConfig {
         })
     }
 
+    /// Overrides one variable (the CLI's `--endpoint`); `name` must be one of [`VARIABLES`].
+    pub fn set(&mut self, name: &'static str, value: impl Into<String>) {
+        debug_assert!(VARIABLES.contains(&name), "{name} is not a configuration variable");
+        let value = value.into();
+        if value.is_empty() {
+            self.values.remove(name);
+        } else {
+            self.values.insert(name, value);
+        }
+    }
+
+    fn get(&self, name: &'static str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
     /// Validates and types the values.
     pub fn validate(self) -> Result<Config, ConfigError> {
-        let index_prefix = match self.index_prefix {
+        let index_prefix = match self.get("INDEX_PREFIX") {
             None => DEFAULT_INDEX_PREFIX.to_owned(),
-            Some(value) if valid_prefix(&value) => value,
-            Some(value) => return Err(ConfigError::IndexPrefix { value }),
+            Some(value) if valid_prefix(value) => value.to_owned(),
+            Some(value) => return Err(ConfigError::IndexPrefix { value: value.to_owned() }),
         };
-        let index_type = match self.index_type {
+        let index_type = match self.get("INDEX_TYPE") {
             None => None,
-            Some(value) if valid_type(&value) => Some(value),
-            Some(value) => return Err(ConfigError::IndexType { value }),
+            Some(value) if valid_type(value) => Some(value.to_owned()),
+            Some(value) => return Err(ConfigError::IndexType { value: value.to_owned() }),
         };
-        Ok(Config { index_prefix, index_type })
+        let bulk_max_bytes = match self.get("BULK_MAX_BYTES") {
+            None => DEFAULT_BULK_MAX_BYTES,
+            Some(value) => match value.trim().parse::<usize>() {
+                Ok(n) if (MIN_BULK_MAX_BYTES..=MAX_BULK_MAX_BYTES).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError::Number {
+                        name: "BULK_MAX_BYTES",
+                        rule: "a number of bytes from 65536 (64 KiB) to 104857600 (100 MiB)",
+                        value: value.to_owned(),
+                    })
+                }
+            },
+        };
+        // Validated even without an endpoint, so a typo shows before the endpoint is added.
+        let auth_kind = one_of(&self, "OPENSEARCH_AUTH", &["sigv4", "basic", "none"], "sigv4, basic or none")?;
+        let service =
+            one_of(&self, "OPENSEARCH_SERVICE", &["es", "aoss"], "es (managed domains) or aoss (Serverless)")?;
+        let compression = match one_of(&self, "OPENSEARCH_COMPRESSION", &["none", "gzip"], "none or gzip")? {
+            "gzip" => Compression::Gzip,
+            _ => Compression::None,
+        };
+        let timeout = match self.get("OPENSEARCH_TIMEOUT_SECONDS") {
+            None => DEFAULT_TIMEOUT,
+            Some(value) => match value.trim().parse::<f64>() {
+                Ok(s) if s > 0.0 && s <= 900.0 => Duration::from_secs_f64(s),
+                _ => {
+                    return Err(ConfigError::Number {
+                        name: "OPENSEARCH_TIMEOUT_SECONDS",
+                        rule: "a number of seconds above 0 and at most 900",
+                        value: value.to_owned(),
+                    })
+                }
+            },
+        };
+        let metrics = MetricsConfig {
+            namespace: match self.get("METRICS_NAMESPACE") {
+                None => DEFAULT_METRICS_NAMESPACE.to_owned(),
+                Some(value) if value.len() <= 255 && !value.contains(':') => value.to_owned(),
+                Some(value) => return Err(ConfigError::MetricsNamespace { value: value.to_owned() }),
+            },
+            function_name: self.get("AWS_LAMBDA_FUNCTION_NAME").map(str::to_owned),
+        };
+        let opensearch = match self.get("OPENSEARCH_ENDPOINT") {
+            None => None,
+            Some(value) => {
+                let endpoint = parse_endpoint(value)?;
+                let auth = match auth_kind {
+                    "none" => Auth::None,
+                    "basic" => {
+                        const BECAUSE: &str = "when OPENSEARCH_AUTH=basic";
+                        let username = self.require("OPENSEARCH_USERNAME", BECAUSE)?.to_owned();
+                        let password = Secret::new(self.require("OPENSEARCH_PASSWORD", BECAUSE)?);
+                        Auth::Basic { username, password }
+                    }
+                    _ => {
+                        const BECAUSE: &str = "when OPENSEARCH_AUTH=sigv4 (the default): Lambda sets it; \
+                            in a shell, export the credentials (eval \"$(aws configure export-credentials --format env)\") \
+                            or set OPENSEARCH_AUTH=none for a cluster without authentication";
+                        let region = match self.get("AWS_REGION").or(self.get("AWS_DEFAULT_REGION")) {
+                            Some(region) => region.to_owned(),
+                            None => return Err(ConfigError::Missing { name: "AWS_REGION", because: BECAUSE }),
+                        };
+                        Auth::SigV4 {
+                            service: service.to_owned(),
+                            region,
+                            access_key_id: self.require("AWS_ACCESS_KEY_ID", BECAUSE)?.to_owned(),
+                            secret_access_key: Secret::new(self.require("AWS_SECRET_ACCESS_KEY", BECAUSE)?),
+                            session_token: self.get("AWS_SESSION_TOKEN").map(Secret::new),
+                        }
+                    }
+                };
+                Some(OpenSearchConfig { endpoint, auth, compression, timeout })
+            }
+        };
+        Ok(Config { index_prefix, index_type, bulk_max_bytes, opensearch, metrics })
     }
+
+    fn require(&self, name: &'static str, because: &'static str) -> Result<&str, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing { name, because })
+    }
+}
+
+fn one_of(
+    raw: &RawConfig,
+    name: &'static str,
+    choices: &[&'static str],
+    allowed: &'static str,
+) -> Result<&'static str, ConfigError> {
+    let Some(value) = raw.get(name) else { return Ok(choices[0]) };
+    let lowered = value.trim().to_ascii_lowercase();
+    choices.iter().copied().find(|c| *c == lowered).ok_or(ConfigError::OneOf { name, allowed, value: value.to_owned() })
+}
+
+/// `https://host[:port][/path]`; a bare host name gets `https://` (the original Node.js function
+/// took its endpoint without a scheme).
+fn parse_endpoint(value: &str) -> Result<Url, ConfigError> {
+    let trimmed = value.trim();
+    let with_scheme = if trimmed.contains("://") { trimmed.to_owned() } else { format!("https://{trimmed}") };
+    let problem = |problem: &str| ConfigError::Endpoint { value: value.to_owned(), problem: problem.to_owned() };
+    let mut url = match Url::parse(&with_scheme) {
+        Ok(url) => url,
+        // Don't echo a value that failed to parse and might hold a password.
+        Err(_) if with_scheme.contains('@') => return Err(ConfigError::EndpointUserInfo),
+        Err(e) => return Err(problem(&e.to_string())),
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::EndpointUserInfo);
+    }
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(problem("the scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(problem("there is no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(problem("a query string or fragment is not allowed"));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
 }
 
 impl Config {
@@ -119,14 +391,38 @@ mod tests {
         RawConfig::read(|name| Ok(map.get(name).cloned()))?.validate()
     }
 
+    const SIGV4_ENV: &[(&str, &str)] = &[
+        ("OPENSEARCH_ENDPOINT", "https://search-logs-abc.eu-west-1.es.amazonaws.com"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "very-secret-key"),
+        ("AWS_SESSION_TOKEN", "very-secret-token"),
+    ];
+
+    fn with(
+        base: &[(&'static str, &'static str)],
+        extra: &[(&'static str, &'static str)],
+    ) -> Vec<(&'static str, &'static str)> {
+        let mut vars: Vec<_> = base.iter().filter(|(k, _)| !extra.iter().any(|(e, _)| e == k)).copied().collect();
+        vars.extend_from_slice(extra);
+        vars
+    }
+
     #[test]
     fn defaults_when_nothing_is_set() {
-        assert_eq!(config(&[]).unwrap(), Config { index_prefix: "cwl".into(), index_type: None });
+        let c = config(&[]).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.index_prefix, "cwl");
+        assert_eq!(c.bulk_max_bytes, 5 * 1024 * 1024);
+        assert!(c.opensearch.is_none(), "no endpoint: dry run");
     }
 
     #[test]
     fn empty_values_count_as_unset() {
-        assert_eq!(config(&[("INDEX_PREFIX", ""), ("INDEX_TYPE", "")]).unwrap(), Config::default());
+        assert_eq!(
+            config(&[("INDEX_PREFIX", ""), ("INDEX_TYPE", ""), ("OPENSEARCH_ENDPOINT", "")]).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]
@@ -158,5 +454,145 @@ mod tests {
     fn names_a_variable_that_is_not_utf8() {
         let err = RawConfig::read(|name| if name == "INDEX_TYPE" { Err(()) } else { Ok(None) }).unwrap_err();
         assert_eq!(err.to_string(), "INDEX_TYPE is not valid UTF-8");
+    }
+
+    #[test]
+    fn sigv4_is_the_default_and_takes_the_lambda_credentials() {
+        let c = config(SIGV4_ENV).unwrap();
+        let os = c.opensearch.unwrap();
+        assert_eq!(os.endpoint.as_str(), "https://search-logs-abc.eu-west-1.es.amazonaws.com/");
+        assert_eq!(os.compression, Compression::None);
+        assert_eq!(os.timeout, Duration::from_secs(30));
+        match os.auth {
+            Auth::SigV4 { service, region, access_key_id, secret_access_key, session_token } => {
+                assert_eq!(
+                    (service.as_str(), region.as_str(), access_key_id.as_str()),
+                    ("es", "eu-west-1", "AKIDEXAMPLE")
+                );
+                assert_eq!(secret_access_key.expose(), "very-secret-key");
+                assert_eq!(session_token.unwrap().expose(), "very-secret-token");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn serverless_gzip_and_timeouts_are_read() {
+        let c = config(&with(
+            SIGV4_ENV,
+            &[
+                ("OPENSEARCH_SERVICE", "aoss"),
+                ("OPENSEARCH_COMPRESSION", "GZIP"),
+                ("OPENSEARCH_TIMEOUT_SECONDS", "2.5"),
+            ],
+        ))
+        .unwrap();
+        let os = c.opensearch.unwrap();
+        assert!(matches!(os.auth, Auth::SigV4 { ref service, .. } if service == "aoss"));
+        assert_eq!(os.compression, Compression::Gzip);
+        assert_eq!(os.timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn a_bare_host_gets_https_and_a_path_keeps_its_slash() {
+        let c = config(&with(SIGV4_ENV, &[("OPENSEARCH_ENDPOINT", "vpc-logs.eu-west-1.es.amazonaws.com")])).unwrap();
+        assert_eq!(c.opensearch.unwrap().endpoint.as_str(), "https://vpc-logs.eu-west-1.es.amazonaws.com/");
+        let c =
+            config(&[("OPENSEARCH_ENDPOINT", "http://127.0.0.1:9200/search"), ("OPENSEARCH_AUTH", "none")]).unwrap();
+        assert_eq!(c.opensearch.unwrap().endpoint.as_str(), "http://127.0.0.1:9200/search/");
+    }
+
+    #[test]
+    fn refuses_bad_endpoints_naming_the_variable() {
+        for bad in ["ftp://host", "https://", "https://host/?x=1", "https://host/#top", "http://[::1"] {
+            let message = config(&[("OPENSEARCH_ENDPOINT", bad), ("OPENSEARCH_AUTH", "none")]).unwrap_err().to_string();
+            assert!(message.starts_with("OPENSEARCH_ENDPOINT") && message.contains(bad), "{message}");
+        }
+    }
+
+    #[test]
+    fn an_endpoint_with_a_password_is_refused_without_echoing_it() {
+        for bad in ["https://admin:hunter2@host", "https://admin:hunter2@[::1"] {
+            let message = config(&[("OPENSEARCH_ENDPOINT", bad), ("OPENSEARCH_AUTH", "none")]).unwrap_err().to_string();
+            assert!(message.starts_with("OPENSEARCH_ENDPOINT"), "{message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+    }
+
+    #[test]
+    fn sigv4_without_credentials_says_which_variable_and_how_to_fix_it() {
+        for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+            let vars: Vec<_> = SIGV4_ENV.iter().filter(|(k, _)| *k != missing).copied().collect();
+            let message = config(&vars).unwrap_err().to_string();
+            assert!(message.starts_with(&format!("{missing} is required when OPENSEARCH_AUTH=sigv4")), "{message}");
+        }
+        let c = config(&with(SIGV4_ENV, &[("AWS_REGION", ""), ("AWS_DEFAULT_REGION", "us-east-2")])).unwrap();
+        assert!(matches!(c.opensearch.unwrap().auth, Auth::SigV4 { ref region, .. } if region == "us-east-2"));
+    }
+
+    #[test]
+    fn basic_auth_needs_user_and_password() {
+        let base = [("OPENSEARCH_ENDPOINT", "https://logs.example.com:9200"), ("OPENSEARCH_AUTH", "basic")];
+        let message = config(&base).unwrap_err().to_string();
+        assert!(message.starts_with("OPENSEARCH_USERNAME is required when OPENSEARCH_AUTH=basic"), "{message}");
+        let c = config(&with(&base, &[("OPENSEARCH_USERNAME", "logs"), ("OPENSEARCH_PASSWORD", "pw")])).unwrap();
+        assert!(
+            matches!(c.opensearch.unwrap().auth, Auth::Basic { ref username, ref password } if username == "logs" && password.expose() == "pw")
+        );
+    }
+
+    #[test]
+    fn refuses_unknown_choices_and_bad_numbers() {
+        let cases = [
+            ("OPENSEARCH_AUTH", "iam", "OPENSEARCH_AUTH must be one of sigv4, basic or none; got \"iam\""),
+            (
+                "OPENSEARCH_SERVICE",
+                "opensearch",
+                "OPENSEARCH_SERVICE must be one of es (managed domains) or aoss (Serverless); got \"opensearch\"",
+            ),
+            ("OPENSEARCH_COMPRESSION", "zstd", "OPENSEARCH_COMPRESSION must be one of none or gzip; got \"zstd\""),
+            (
+                "BULK_MAX_BYTES",
+                "5MB",
+                "BULK_MAX_BYTES must be a number of bytes from 65536 (64 KiB) to 104857600 (100 MiB); got \"5MB\"",
+            ),
+            (
+                "BULK_MAX_BYTES",
+                "1000",
+                "BULK_MAX_BYTES must be a number of bytes from 65536 (64 KiB) to 104857600 (100 MiB); got \"1000\"",
+            ),
+            (
+                "OPENSEARCH_TIMEOUT_SECONDS",
+                "0",
+                "OPENSEARCH_TIMEOUT_SECONDS must be a number of seconds above 0 and at most 900; got \"0\"",
+            ),
+            (
+                "OPENSEARCH_TIMEOUT_SECONDS",
+                "NaN",
+                "OPENSEARCH_TIMEOUT_SECONDS must be a number of seconds above 0 and at most 900; got \"NaN\"",
+            ),
+        ];
+        for (name, value, expected) in cases {
+            assert_eq!(config(&[(name, value)]).unwrap_err().to_string(), expected);
+        }
+        assert_eq!(config(&[("BULK_MAX_BYTES", "65536")]).unwrap().bulk_max_bytes, 65536);
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let c = config(&with(SIGV4_ENV, &[])).unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("very-secret"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+    }
+
+    #[test]
+    fn cli_overrides_replace_or_clear_a_variable() {
+        let mut raw = RawConfig::read(|_| Ok(None)).unwrap();
+        raw.set("OPENSEARCH_ENDPOINT", "http://127.0.0.1:9200");
+        raw.set("OPENSEARCH_AUTH", "none");
+        assert!(raw.clone().validate().unwrap().opensearch.is_some());
+        raw.set("OPENSEARCH_ENDPOINT", "");
+        assert!(raw.validate().unwrap().opensearch.is_none());
     }
 }

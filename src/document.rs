@@ -52,15 +52,76 @@ pub struct Document {
     pub body: Body,
     /// `@parse_warnings`.
     pub warnings: Vec<String>,
+    /// `@original_bytes` (and `@truncated: true`): the size of `@message` before
+    /// [`Document::truncate`] cut it to fit a request.
+    pub original_bytes: Option<usize>,
 }
 
 impl Document {
+    /// Cuts `@message` and every long string field to at most `max_field_bytes` (on a character
+    /// boundary), so a document too large for one `_bulk` request still gets indexed: marked with
+    /// `@truncated: true` and the message's `@original_bytes`, its numbers and short fields kept.
+    /// Structured fields whose JSON is longer than the limit are dropped (named in a warning).
+    pub fn truncate(&mut self, max_field_bytes: usize) {
+        let original = *self.original_bytes.get_or_insert(self.message.len());
+        cut(&mut self.message, max_field_bytes);
+        let mut dropped = Vec::new();
+        match &mut self.body {
+            Body::SlowQuery(q) => {
+                for text in [&mut q.query, &mut q.fingerprint, &mut q.user_host, &mut q.schema, &mut q.time]
+                    .into_iter()
+                    .flatten()
+                {
+                    cut(text, max_field_bytes);
+                }
+                for (_, value) in &mut q.extra {
+                    if let FieldValue::Str(text) = value {
+                        cut(text, max_field_bytes);
+                    }
+                }
+            }
+            Body::Fields(fields) => fields.retain(|key, value| {
+                let keep = serde_json::to_vec(value).is_ok_and(|json| json.len() <= max_field_bytes);
+                if !keep {
+                    dropped.push(key.clone());
+                }
+                keep
+            }),
+            Body::Plain => {}
+        }
+        self.warnings.retain(|w| !w.starts_with(TRUNCATED_WARNING));
+        let mut warning = format!(
+            "{TRUNCATED_WARNING}: the document was larger than a _bulk request may be (BULK_MAX_BYTES); \
+             @message ({original} bytes) and long fields were cut to {max_field_bytes} bytes"
+        );
+        if !dropped.is_empty() {
+            warning.push_str(&format!("; fields dropped: {}", dropped.join(", ")));
+        }
+        for warning_text in &mut self.warnings {
+            cut(warning_text, max_field_bytes.max(64));
+        }
+        self.warnings.push(warning);
+    }
+
     /// The slow query this document holds, if any.
     pub fn slow_query(&self) -> Option<&SlowQuery> {
         match &self.body {
             Body::SlowQuery(q) => Some(q),
             _ => None,
         }
+    }
+}
+
+const TRUNCATED_WARNING: &str = "@truncated";
+
+/// Shortens `text` to at most `max_bytes`, on a character boundary.
+fn cut(text: &mut String, max_bytes: usize) {
+    if text.len() > max_bytes {
+        let mut end = max_bytes;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
     }
 }
 
@@ -124,6 +185,7 @@ impl DocumentBuilder {
             meta: Arc::clone(&self.meta),
             body,
             warnings,
+            original_bytes: None,
         }
     }
 
@@ -220,8 +282,17 @@ fn json_in_message(message: &str) -> Option<Map<String, Value>> {
 
 /// Names of the meta fields; fields of the body with these names are left out (the meta wins,
 /// as in the original function, and a duplicate key would make OpenSearch refuse the document).
-const META_FIELDS: &[&str] =
-    &["@id", "@timestamp", "@message", "@owner", "@log_group", "@log_stream", "@parse_warnings"];
+const META_FIELDS: &[&str] = &[
+    "@id",
+    "@timestamp",
+    "@message",
+    "@owner",
+    "@log_group",
+    "@log_stream",
+    "@parse_warnings",
+    "@truncated",
+    "@original_bytes",
+];
 
 impl Document {
     /// Appends the document's `_source` JSON (the contract) to `out`.
@@ -244,6 +315,10 @@ impl Document {
         object.str("@log_stream", &self.meta.log_stream);
         if !self.warnings.is_empty() {
             object.str_array("@parse_warnings", &self.warnings);
+        }
+        if let Some(original) = self.original_bytes {
+            object.bool("@truncated", true);
+            object.i64("@original_bytes", i64::try_from(original).unwrap_or(i64::MAX));
         }
         object.end();
     }

@@ -20,6 +20,7 @@ use std::future::Future;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tracing::{info, warn};
 
 /// How many parse warnings an invocation (or a CLI run) logs in full; the rest are counted.
@@ -27,17 +28,68 @@ const WARNINGS_LOGGED: usize = 3;
 
 /// Where documents go.
 pub trait Sink {
-    /// Takes one batch's `_bulk` body (owned, so a sender can keep it for retries).
-    fn submit(&self, batch: BulkBatch) -> impl Future<Output = Result<SinkReport, SinkError>>;
+    /// Takes one batch's `_bulk` body (owned, so a sender can keep it for retries); gives up
+    /// retrying early enough to report before `deadline`.
+    fn submit(&self, batch: BulkBatch, deadline: Instant) -> impl Future<Output = Result<SinkReport, SinkError>>;
     /// One line for the summary: where the documents went.
     fn describe(&self) -> String;
 }
 
 /// What a sink did with one batch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SinkReport {
+    /// Items in the batch.
     pub documents: usize,
+    /// Acknowledged by OpenSearch (0 for a dry run).
+    pub indexed: usize,
+    /// Items sent again after a retryable failure (one count per resend).
+    pub retried: usize,
+    /// Refused for good and written to the dead-letter index.
+    pub dead_lettered: usize,
+    /// Neither indexed nor dead-lettered: the invocation fails so the event is kept.
+    pub failed: usize,
+    /// Of `failed`, those a later attempt may deliver (429, 5xx, timeouts, …).
+    pub failed_retryable: usize,
+    /// Whole requests refused with a status a retry cannot change (403, 400, 404).
+    pub refused_requests: usize,
+    /// Request bytes sent (after compression), or written for a dry run.
     pub bytes: usize,
+    pub requests: usize,
+    /// The first few dead-lettered or failed items, with their reasons.
+    pub failures: Vec<FailedItem>,
+}
+
+impl FailedItem {
+    /// `after 3 attempts`.
+    pub fn attempts_text(&self) -> String {
+        format!("after {} attempt{}", self.attempts, if self.attempts == 1 { "" } else { "s" })
+    }
+}
+
+impl SinkReport {
+    /// Keeps `item` if fewer than [`FAILURES_SHOWN`] are kept.
+    pub fn note_failure(&mut self, item: FailedItem) {
+        if self.failures.len() < FAILURES_SHOWN {
+            self.failures.push(item);
+        }
+    }
+}
+
+/// How many failed items an invocation reports in full; the rest are counted.
+pub const FAILURES_SHOWN: usize = 5;
+
+/// One item that was dead-lettered or not delivered, for the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedItem {
+    pub index: String,
+    pub id: String,
+    /// HTTP status; 0 when there was no answer.
+    pub status: u16,
+    pub error_type: String,
+    pub reason: String,
+    pub attempts: u32,
+    /// `dead-lettered`, `failed`, …
+    pub outcome: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,10 +123,10 @@ impl<W: Write> PrintSink<W> {
 }
 
 impl<W: Write> Sink for PrintSink<W> {
-    async fn submit(&self, batch: BulkBatch) -> Result<SinkReport, SinkError> {
+    async fn submit(&self, batch: BulkBatch, _deadline: Instant) -> Result<SinkReport, SinkError> {
         let mut writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         writer.write_all(batch.body()).and_then(|()| writer.flush()).map_err(SinkError::Write)?;
-        Ok(SinkReport { documents: batch.len(), bytes: batch.body().len() })
+        Ok(SinkReport { documents: batch.len(), bytes: batch.body().len(), ..SinkReport::default() })
     }
 
     fn describe(&self) -> String {
@@ -97,8 +149,21 @@ pub struct Summary {
     pub plain: usize,
     /// Documents with `@parse_warnings`.
     pub with_warnings: usize,
+    /// Documents cut to fit `BULK_MAX_BYTES` (`@truncated`).
+    pub truncated: usize,
+    /// Documents attempted.
     pub documents: usize,
+    pub indexed: usize,
+    pub retried: usize,
+    pub dead_lettered: usize,
+    pub failed: usize,
+    pub failed_retryable: usize,
+    pub refused_requests: usize,
+    pub requests: usize,
     pub bytes: usize,
+    pub duration_ms: u64,
+    /// The first few dead-lettered or failed items.
+    pub failures: Vec<FailedItem>,
 }
 
 impl Summary {
@@ -111,14 +176,39 @@ impl Summary {
         self.structured += other.structured;
         self.plain += other.plain;
         self.with_warnings += other.with_warnings;
+        self.truncated += other.truncated;
         self.documents += other.documents;
+        self.indexed += other.indexed;
+        self.retried += other.retried;
+        self.dead_lettered += other.dead_lettered;
+        self.failed += other.failed;
+        self.failed_retryable += other.failed_retryable;
+        self.refused_requests += other.refused_requests;
+        self.requests += other.requests;
         self.bytes += other.bytes;
+        self.duration_ms += other.duration_ms;
+        let room = FAILURES_SHOWN.saturating_sub(self.failures.len());
+        self.failures.extend(other.failures.iter().take(room).cloned());
     }
 
-    /// One human line.
-    pub fn line(&self, destination: &str) -> String {
+    /// Takes a sink's report of one batch.
+    fn record(&mut self, report: SinkReport) {
+        self.documents = report.documents;
+        self.indexed = report.indexed;
+        self.retried = report.retried;
+        self.dead_lettered = report.dead_lettered;
+        self.failed = report.failed;
+        self.failed_retryable = report.failed_retryable;
+        self.refused_requests = report.refused_requests;
+        self.requests = report.requests;
+        self.bytes = report.bytes;
+        self.failures = report.failures;
+    }
+
+    /// One human line; `sent` says whether the sink sends (else it is a dry run).
+    pub fn line(&self, destination: &str, sent: bool) -> String {
         let mut line = format!(
-            "{} events in {} batch{} → {} documents ({} slow queries, {} structured, {} plain; {} with parse warnings), {} bytes {}",
+            "{} events in {} batch{} → {} documents ({} slow queries, {} structured, {} plain; {} with parse warnings",
             self.events,
             self.batches,
             if self.batches == 1 { "" } else { "es" },
@@ -127,13 +217,41 @@ impl Summary {
             self.structured,
             self.plain,
             self.with_warnings,
-            self.bytes,
-            destination,
         );
+        if self.truncated > 0 {
+            line.push_str(&format!(", {} truncated", self.truncated));
+        }
+        line.push(')');
+        if sent {
+            line.push_str(&format!(
+                ", {destination}: {} indexed, {} dead-lettered, {} failed, {} retried; {} requests, {} bytes, {} ms",
+                self.indexed,
+                self.dead_lettered,
+                self.failed,
+                self.retried,
+                self.requests,
+                self.bytes,
+                self.duration_ms
+            ));
+        } else {
+            line.push_str(&format!(", {} bytes {destination}", self.bytes));
+        }
         if self.control_messages > 0 {
             line.push_str(&format!("; skipped {} CloudWatch control message(s)", self.control_messages));
         }
         line
+    }
+
+    /// The invocation's error when documents were neither indexed nor dead-lettered.
+    pub fn undelivered(&self) -> Option<HandlerError> {
+        (self.failed > 0).then(|| HandlerError::Undelivered {
+            failed: self.failed,
+            documents: self.documents,
+            retryable: self.failed_retryable > 0,
+            first: self.failures.iter().find(|f| f.outcome != "dead-lettered").map_or_else(String::new, |f| {
+                format!("; first: {} {} in {}: {}", f.status, f.error_type, f.index, f.reason)
+            }),
+        })
     }
 }
 
@@ -145,6 +263,13 @@ pub enum HandlerError {
     Decode(#[from] DecodeError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    #[error(
+        "{failed} of {documents} documents were neither indexed nor dead-lettered{first}; \
+         the event fails so that Lambda retries it and then keeps it in the on-failure destination (re-drive with `replay`)"
+    )]
+    Undelivered { failed: usize, documents: usize, retryable: bool, first: String },
+    #[error(transparent)]
+    Client(#[from] crate::delivery::ClientError),
 }
 
 impl std::fmt::Debug for HandlerError {
@@ -168,8 +293,9 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 impl HandlerError {
     pub fn is_retryable(&self) -> bool {
         match self {
-            HandlerError::Decode(_) => false,
+            HandlerError::Decode(_) | HandlerError::Client(_) => false,
             HandlerError::Sink(e) => e.is_retryable(),
+            HandlerError::Undelivered { retryable, .. } => *retryable,
         }
     }
 
@@ -178,6 +304,9 @@ impl HandlerError {
         let kind = match self {
             HandlerError::Decode(e) => e.kind(),
             HandlerError::Sink(_) => "Sink",
+            HandlerError::Undelivered { retryable: true, .. } => "Undelivered",
+            HandlerError::Undelivered { retryable: false, .. } => "Refused",
+            HandlerError::Client(_) => "Client",
         };
         let retry = if self.is_retryable() { "Retryable" } else { "NonRetryable" };
         format!("{retry}.{kind}")
@@ -195,12 +324,13 @@ impl From<HandlerError> for Diagnostic {
 pub fn encode_logs(config: &Config, data: LogsData, mut inspect: impl FnMut(&Document)) -> (BulkBatch, Summary) {
     let mut summary = Summary { batches: 1, events: data.log_events.len(), ..Summary::default() };
     let encoder = Encoder { index_type: config.index_type.as_deref() };
+    let max_item_bytes = config.bulk_max_bytes;
     let approximate_bytes = data.log_events.iter().map(|e| e.message.len() * 2 + 256).sum();
     let mut batch = BulkBatch::with_capacity(approximate_bytes, data.log_events.len());
     let meta = StreamMeta { owner: data.owner, log_group: data.log_group, log_stream: data.log_stream };
     let mut builder = DocumentBuilder::new(&config.index_prefix, meta);
     for event in data.log_events {
-        let doc = builder.build(event);
+        let mut doc = builder.build(event);
         match doc.body {
             Body::SlowQuery(_) => summary.slow_queries += 1,
             Body::Fields(_) => summary.structured += 1,
@@ -209,8 +339,11 @@ pub fn encode_logs(config: &Config, data: LogsData, mut inspect: impl FnMut(&Doc
         if !doc.warnings.is_empty() {
             summary.with_warnings += 1;
         }
+        // A document over the request limit is cut to fit, never dropped (`@truncated`).
+        if batch.push_within(&encoder, &mut doc, max_item_bytes) {
+            summary.truncated += 1;
+        }
         inspect(&doc);
-        batch.push(&encoder, &doc);
     }
     (batch, summary)
 }
@@ -237,31 +370,26 @@ impl<S: Sink> Handler<S> {
         self.sink
     }
 
-    /// A Lambda event (or a saved one, or an on-failure destination record).
-    pub async fn handle_event(&self, event: Value) -> Result<Summary, HandlerError> {
+    /// A Lambda event (or a saved one, or an on-failure destination record). Retries stop early
+    /// enough to report before `deadline`. Logs one summary line and the first few failed items.
+    /// Items that were neither indexed nor dead-lettered are counted, not returned as an error:
+    /// the caller reports the summary, then fails with [`Summary::undelivered`].
+    pub async fn handle_event(&self, event: Value, deadline: Instant) -> Result<Summary, HandlerError> {
+        let started = Instant::now();
         self.warnings_logged.store(0, Ordering::Relaxed);
         let batches = event::decode(event)?;
         let mut summary = Summary::default();
         for batch in batches {
-            summary.add(&self.handle_batch(batch).await?);
+            summary.add(&self.handle_batch(batch, deadline).await?);
         }
-        info!(
-            batches = summary.batches,
-            control_messages = summary.control_messages,
-            events = summary.events,
-            documents = summary.documents,
-            slow_queries = summary.slow_queries,
-            structured = summary.structured,
-            plain = summary.plain,
-            with_warnings = summary.with_warnings,
-            bytes = summary.bytes,
-            "invocation summary"
-        );
+        summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        log_summary(&summary);
         Ok(summary)
     }
 
-    /// One CloudWatch Logs batch.
-    pub async fn handle_batch(&self, batch: LogsData) -> Result<Summary, HandlerError> {
+    /// One CloudWatch Logs batch. Failed items are counted in the summary, not returned as an
+    /// error: the caller decides at the end ([`Summary::undelivered`]).
+    pub async fn handle_batch(&self, batch: LogsData, deadline: Instant) -> Result<Summary, HandlerError> {
         if batch.is_control_message() {
             info!(log_group = %batch.log_group, "skipped a CloudWatch Logs CONTROL_MESSAGE (delivery health check)");
             return Ok(Summary { batches: 1, control_messages: 1, ..Summary::default() });
@@ -272,9 +400,47 @@ impl<S: Sink> Handler<S> {
                 warn!(log_stream = %log_stream, event_id = %doc.id, warnings = ?doc.warnings, "entry read with parse warnings");
             }
         });
-        let report = self.sink.submit(encoded).await?;
-        summary.documents = report.documents;
-        summary.bytes = report.bytes;
+        summary.record(self.sink.submit(encoded, deadline).await?);
         Ok(summary)
+    }
+}
+
+/// The invocation's summary line (structured, fixed field names) and its first few failures.
+pub fn log_summary(summary: &Summary) {
+    info!(
+        batches = summary.batches,
+        control_messages = summary.control_messages,
+        events = summary.events,
+        documents = summary.documents,
+        slow_queries = summary.slow_queries,
+        structured = summary.structured,
+        plain = summary.plain,
+        with_warnings = summary.with_warnings,
+        truncated = summary.truncated,
+        attempted = summary.documents,
+        indexed = summary.indexed,
+        retried = summary.retried,
+        dead_lettered = summary.dead_lettered,
+        failed = summary.failed,
+        requests = summary.requests,
+        bytes = summary.bytes,
+        duration_ms = summary.duration_ms,
+        "invocation summary"
+    );
+    for f in &summary.failures {
+        warn!(
+            index = %f.index,
+            event_id = %f.id,
+            status = f.status,
+            error_type = %f.error_type,
+            reason = %f.reason,
+            attempts = f.attempts,
+            outcome = %f.outcome,
+            "item not indexed"
+        );
+    }
+    let not_shown = (summary.failed + summary.dead_lettered).saturating_sub(summary.failures.len());
+    if not_shown > 0 {
+        warn!(not_shown, "more items were not indexed; only the first {FAILURES_SHOWN} are logged");
     }
 }

@@ -1,27 +1,63 @@
 //! The Lambda face: the `lambda_runtime` loop around [`Handler`].
 //!
-//! Built once per execution environment (configuration, sink), reused by every invocation. The
-//! response is the invocation's [`Summary`](crate::handler::Summary); a failure becomes a Lambda
-//! error whose `errorType` says whether a retry can help (`Retryable.…` / `NonRetryable.…`).
-//! Until the delivery layer adds an OpenSearch sink, documents are written to the function's log
-//! as a `_bulk` body, and a warning at start says so.
+//! Built once per execution environment (configuration, OpenSearch client with its connection
+//! pool), reused by every invocation. Each invocation gets the runtime's deadline, so retries stop
+//! in time to report; it logs one summary line, prints the same counts as a CloudWatch Embedded
+//! Metric Format line, and answers with the [`Summary`](crate::handler::Summary), or fails with
+//! an error whose `errorType` says whether a retry can help (`Retryable.…` / `NonRetryable.…`) when
+//! documents were neither indexed nor dead-lettered. Without `OPENSEARCH_ENDPOINT`, documents are
+//! written to the function's log as a `_bulk` body (a dry run), and a warning at start says so.
 
 use crate::config::Config;
-use crate::handler::{Handler, PrintSink, Sink};
+use crate::delivery::Destination;
+use crate::handler::{Handler, HandlerError, Sink, Summary};
+use crate::metrics::emf_line;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
+use std::io::Write;
 use std::sync::Arc;
-use tracing::warn;
+use std::time::{Duration, Instant, SystemTime};
+use tracing::{info, warn};
 
 /// Runs the runtime loop until the execution environment ends.
 pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
     let config = Arc::new(config);
-    let sink = PrintSink::new(std::io::stdout());
-    warn!(destination = %sink.describe(), "no OpenSearch endpoint: each _bulk body goes to this log (a dry run)");
-    let handler = Arc::new(Handler::new(config, sink));
+    let sink = Destination::from_config(&config, std::io::stdout()).map_err(HandlerError::from)?;
+    if sink.sends() {
+        info!(destination = %sink.describe(), "ready");
+    } else {
+        warn!(destination = %sink.describe(), "no OPENSEARCH_ENDPOINT: each _bulk body goes to this log (a dry run)");
+    }
+    let handler = Arc::new(Handler::new(Arc::clone(&config), sink));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
-        async move { handler.handle_event(event.payload).await }
+        let config = Arc::clone(&config);
+        async move {
+            let deadline = deadline_instant(event.context.deadline);
+            let summary = handler.handle_event(event.payload, deadline).await?;
+            print_metrics(&summary, &config);
+            match summary.undelivered() {
+                Some(error) => Err(error),
+                None => Ok(summary),
+            }
+        }
     }))
     .await
+}
+
+/// The runtime's deadline (milliseconds since the epoch) as an `Instant`.
+fn deadline_instant(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
+/// The EMF line goes to stdout on a line of its own: CloudWatch Logs extracts the metrics from it.
+fn print_metrics(summary: &Summary, config: &Config) {
+    let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let mut line = emf_line(summary, &config.metrics, now_ms);
+    line.push('\n');
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(line.as_bytes()).and_then(|()| stdout.flush()) {
+        warn!(error = %e, "cannot write the metrics line");
+    }
 }

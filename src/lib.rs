@@ -9,6 +9,7 @@
 pub mod bulk;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod document;
 pub mod event;
 pub mod fingerprint;
@@ -16,5 +17,6 @@ pub mod handler;
 pub mod index_name;
 pub mod json;
 pub mod lambda;
+pub mod metrics;
 pub mod slowlog;
 pub mod slowlog_file;

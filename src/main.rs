@@ -1,7 +1,7 @@
 //! The binary: the Lambda function when `AWS_LAMBDA_RUNTIME_API` is set, the CLI otherwise.
 
 use clap::Parser;
-use logs_to_opensearch::{cli, config::Config, lambda};
+use logs_to_opensearch::{cli, config::RawConfig, lambda};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -21,7 +21,13 @@ fn main() -> ExitCode {
             .with_target(false)
             .init();
     }
-    let config = match Config::from_env() {
+    let config = RawConfig::from_env().and_then(|mut raw| {
+        if let Some(cli) = &cli {
+            cli.override_config(&mut raw);
+        }
+        raw.validate()
+    });
+    let config = match config {
         Ok(config) => config,
         Err(e) => {
             tracing::error!(error = %e, "invalid configuration");

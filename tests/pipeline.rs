@@ -12,7 +12,7 @@ use std::sync::Arc;
 async fn run(event: &str, config: Config) -> (Result<Summary, HandlerError>, String) {
     let event: Value = serde_json::from_str(&common::read_fixture(&format!("events/{event}"))).unwrap();
     let handler = Handler::new(Arc::new(config.clone()), PrintSink::new(Vec::new()));
-    let result = handler.handle_event(event).await;
+    let result = handler.handle_event(event, std::time::Instant::now() + std::time::Duration::from_secs(60)).await;
     let body = String::from_utf8(handler.into_sink().into_inner()).unwrap();
     (result, body)
 }
@@ -90,7 +90,7 @@ async fn every_id_is_the_event_id_and_every_action_has_no_type() {
 
 #[tokio::test]
 async fn configured_prefix_and_legacy_type_reach_the_action_lines() {
-    let config = Config { index_prefix: "rds".into(), index_type: Some("_doc".into()) };
+    let config = Config { index_prefix: "rds".into(), index_type: Some("_doc".into()), ..Config::default() };
     let (_, body) = run("rds-mysql80-slowquery.json", config).await;
     let action: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
     assert_eq!(action["index"]["_index"], "rds-aws-rds-instance-prod-db-1-slowquery-2026.11.21");

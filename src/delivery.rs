@@ -1,0 +1,461 @@
+//! Sends `_bulk` bodies to OpenSearch and makes sure every item ends up somewhere.
+//!
+//! [`OpenSearchSink`] is the [`Sink`] used whenever an endpoint is configured. It owns the client
+//! (the `opensearch` crate: SigV4 through `aws-auth`, or basic auth, rustls), built once per
+//! execution environment so connections are kept alive across invocations. For each batch it:
+//! 1. cuts the body into requests of at most `BULK_MAX_BYTES` (optionally gzipped, signed over
+//!    the compressed bytes);
+//! 2. reads each answer item by item ([`classify_response`]): indexed items are done; items with
+//!    429/5xx, and whole requests answered 429/5xx/408, with a non-JSON page, a timeout or a
+//!    dropped connection, are sent again (only those items, rebuilt into a new body) after an
+//!    exponential backoff with full jitter, for as long as the invocation's deadline allows; a 413
+//!    splits the request in halves;
+//! 3. writes items refused for good (mapping conflicts, other 4xx) to `<prefix>-deadletter-…`
+//!    with the error ([`dead_letter_item`]); if that fails too, they count as failed;
+//! 4. reports counts and the first few failures. Failed items make the invocation fail, so
+//!    Lambda retries the whole event (safe: `_id` = event id) and, after its retries, the
+//!    on-failure destination keeps it for `replay`.
+//!
+//! A whole request refused with another status (403 signature or permissions, 400, 404) is not
+//! retried here: sending it again cannot help, and its items count as failed.
+//!
+//! Owns the network; the decisions themselves are the pure functions of [`crate::bulk`].
+
+use crate::bulk::{
+    classify_response, dead_letter_item, item_target, request_ranges, BulkBatch, Encoder, ItemError, ItemOutcome,
+    ResponseOutcome,
+};
+use crate::config::{Auth, Compression, Config, OpenSearchConfig};
+use crate::handler::{FailedItem, PrintSink, Sink, SinkError, SinkReport};
+use bytes::Bytes;
+use opensearch::http::headers::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
+use opensearch::http::transport::{SingleNodeConnectionPool, Transport, TransportBuilder};
+use opensearch::http::Method;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Failures kept in full per batch for the log; the rest are counted.
+pub const FAILURES_KEPT: usize = 5;
+
+/// When to try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Backoff before the first retry round, doubled each round, before jitter.
+    pub base: Duration,
+    /// The longest backoff.
+    pub cap: Duration,
+    /// Time kept at the end of the invocation to write the dead letters and report.
+    pub reserve: Duration,
+    /// No request is started with less time than this left (before the reserve).
+    pub min_attempt: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            base: Duration::from_millis(200),
+            cap: Duration::from_secs(10),
+            reserve: Duration::from_millis(500),
+            min_attempt: Duration::from_millis(200),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): a uniform pick in
+    /// `[0, min(cap, base × 2^(round-1))]`, from `random`. Pure.
+    pub fn backoff(&self, round: u32, random: u64) -> Duration {
+        let ceiling = self.base.saturating_mul(1u32 << round.saturating_sub(1).min(20)).min(self.cap);
+        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(if nanos == 0 { 0 } else { random % (nanos + 1) })
+    }
+}
+
+/// The client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the OpenSearch client for {endpoint}")]
+pub struct ClientError {
+    endpoint: String,
+    #[source]
+    source: opensearch::http::transport::BuildError,
+}
+
+/// Builds the transport: one connection pool for the endpoint, SigV4 / basic / no auth, no proxy
+/// (requests go straight to the endpoint, as from a Lambda). `time_source` pins the signing time
+/// in tests.
+pub fn transport(
+    config: &OpenSearchConfig,
+    time_source: Option<aws_types::sdk_config::SharedTimeSource>,
+) -> Result<Transport, ClientError> {
+    let pool = SingleNodeConnectionPool::new(config.endpoint.clone());
+    let mut builder = TransportBuilder::new(pool).disable_proxy().timeout(config.timeout);
+    match &config.auth {
+        Auth::SigV4 { service, region, access_key_id, secret_access_key, session_token } => {
+            let credentials = aws_credential_types::Credentials::new(
+                access_key_id,
+                secret_access_key.expose(),
+                session_token.as_ref().map(|t| t.expose().to_owned()),
+                None,
+                "environment",
+            );
+            let provider = aws_credential_types::provider::SharedCredentialsProvider::new(credentials);
+            let region = aws_types::region::Region::new(region.clone());
+            builder = builder.auth(opensearch::auth::Credentials::AwsSigV4(provider, region)).service_name(service);
+            if let Some(time_source) = time_source {
+                builder = builder.sigv4_time_source(time_source);
+            }
+        }
+        Auth::Basic { username, password } => {
+            builder =
+                builder.auth(opensearch::auth::Credentials::Basic(username.clone(), password.expose().to_owned()));
+        }
+        Auth::None => {}
+    }
+    builder.build().map_err(|source| ClientError { endpoint: config.endpoint.to_string(), source })
+}
+
+/// Sends batches to OpenSearch (see the module docs).
+pub struct OpenSearchSink {
+    transport: Transport,
+    endpoint: String,
+    compression: Compression,
+    timeout: Duration,
+    max_bytes: usize,
+    index_prefix: String,
+    index_type: Option<String>,
+    policy: RetryPolicy,
+    random: AtomicU64,
+}
+
+/// An item that did not make it, while it is being handled.
+struct Failure {
+    item: usize,
+    error: ItemError,
+    attempts: u32,
+}
+
+/// What one [`OpenSearchSink::deliver`] left over.
+#[derive(Default)]
+struct Leftovers {
+    /// Refused for good.
+    refused: Vec<Failure>,
+    /// Still failing when time ran out, or refused as a whole request.
+    failed: Vec<Failure>,
+}
+
+impl OpenSearchSink {
+    /// Builds the client for `config.opensearch` (which must be set).
+    pub fn new(config: &Config, opensearch: &OpenSearchConfig) -> Result<Self, ClientError> {
+        Ok(Self::with_transport(config, opensearch, transport(opensearch, None)?))
+    }
+
+    /// With a transport built elsewhere (tests pin the signing time).
+    pub fn with_transport(config: &Config, opensearch: &OpenSearchConfig, transport: Transport) -> Self {
+        let seed =
+            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0x9E37_79B9, |d| d.as_nanos() as u64);
+        OpenSearchSink {
+            transport,
+            endpoint: opensearch.endpoint.to_string(),
+            compression: opensearch.compression,
+            timeout: opensearch.timeout,
+            max_bytes: config.bulk_max_bytes,
+            index_prefix: config.index_prefix.clone(),
+            index_type: config.index_type.clone(),
+            policy: RetryPolicy::default(),
+            random: AtomicU64::new(seed | 1),
+        }
+    }
+
+    /// Replaces the retry timings (tests shorten them).
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// xorshift64: jitter needs no more.
+    fn next_random(&self) -> u64 {
+        let mut x = self.random.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.random.store(x, Ordering::Relaxed);
+        x
+    }
+
+    /// How long the next request may take, or `None` when there is no time for one.
+    fn attempt_timeout(&self, deadline: Instant) -> Option<Duration> {
+        let left = deadline.checked_duration_since(Instant::now())?.checked_sub(self.policy.reserve)?;
+        (left >= self.policy.min_attempt).then(|| left.min(self.timeout))
+    }
+
+    /// One POST `/_bulk`; the status and the body of the answer.
+    async fn post(&self, body: &[u8], timeout: Duration) -> Result<(u16, Bytes), ItemError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+        let body = match self.compression {
+            Compression::None => Bytes::copy_from_slice(body),
+            Compression::Gzip => {
+                headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+                encoder.write_all(body).and_then(|()| encoder.finish()).map(Bytes::from).map_err(|e| ItemError {
+                    status: 0,
+                    kind: "gzip_failed".into(),
+                    reason: e.to_string(),
+                })?
+            }
+        };
+        let no_answer = |e: opensearch::Error| {
+            let kind = if e.is_timeout() { "timeout" } else { "connection_failed" };
+            ItemError { status: 0, kind: kind.into(), reason: crate::handler::error_chain(&e) }
+        };
+        let response = self
+            .transport
+            .send(Method::Post, "_bulk", headers, None::<&()>, Some(body), Some(timeout))
+            .await
+            .map_err(no_answer)?;
+        let status = response.status_code().as_u16();
+        let bytes = response.bytes().await.map_err(no_answer)?;
+        Ok((status, bytes))
+    }
+
+    /// Sends `items` of `batch` until each is indexed, refused for good, or out of time.
+    async fn deliver(
+        &self,
+        batch: &BulkBatch,
+        items: Vec<usize>,
+        deadline: Instant,
+        report: &mut SinkReport,
+    ) -> Leftovers {
+        let mut leftovers = Leftovers::default();
+        let mut attempts = vec![0u32; batch.len()];
+        let mut pending = items;
+        let mut round = 0u32;
+        while !pending.is_empty() {
+            let mut retry: Vec<(usize, ItemError)> = Vec::new();
+            let sizes: Vec<usize> = pending.iter().map(|&i| batch.item(i).len()).collect();
+            let mut requests: Vec<Vec<usize>> =
+                request_ranges(&sizes, self.max_bytes).into_iter().map(|r| pending[r].to_vec()).collect();
+            requests.reverse(); // a stack, so a 413's halves go next, in order
+            while let Some(request) = requests.pop() {
+                let Some(timeout) = self.attempt_timeout(deadline) else {
+                    let error = ItemError {
+                        status: 0,
+                        kind: "deadline".into(),
+                        reason: "no time left in the invocation".into(),
+                    };
+                    retry.extend(request.iter().map(|&i| (i, error.clone())));
+                    continue;
+                };
+                let mut body = Vec::with_capacity(request.iter().map(|&i| batch.item(i).len()).sum());
+                for &i in &request {
+                    body.extend_from_slice(batch.item(i));
+                    attempts[i] += 1;
+                }
+                report.requests += 1;
+                let answer = self.post(&body, timeout).await;
+                report.bytes += body.len();
+                let outcome = match answer {
+                    Ok((status, bytes)) => classify_response(status, &bytes, request.len()),
+                    Err(error) => ResponseOutcome::RetryAll(error),
+                };
+                match outcome {
+                    ResponseOutcome::Items(outcomes) => {
+                        for (&i, outcome) in request.iter().zip(outcomes) {
+                            match outcome {
+                                ItemOutcome::Indexed => report.indexed += 1,
+                                ItemOutcome::Retry(error) => retry.push((i, error)),
+                                ItemOutcome::Refused(error) => {
+                                    leftovers.refused.push(Failure { item: i, error, attempts: attempts[i] })
+                                }
+                            }
+                        }
+                    }
+                    ResponseOutcome::TooLarge(_) if request.len() > 1 => {
+                        let (first, second) = request.split_at(request.len() / 2);
+                        requests.push(second.to_vec());
+                        requests.push(first.to_vec());
+                    }
+                    ResponseOutcome::TooLarge(mut error) => {
+                        // One document over the cluster's limit: BULK_MAX_BYTES is above it. Keep
+                        // the event whole (the failed invocation keeps it) rather than cut it twice.
+                        error.reason = format!(
+                            "one document of {} bytes is over the cluster's request size limit; set BULK_MAX_BYTES below that limit ({})",
+                            body.len(),
+                            error.reason
+                        );
+                        let i = request[0];
+                        leftovers.failed.push(Failure { item: i, error, attempts: attempts[i] });
+                    }
+                    ResponseOutcome::RetryAll(error) => retry.extend(request.iter().map(|&i| (i, error.clone()))),
+                    ResponseOutcome::RefusedAll(error) => {
+                        report.refused_requests += 1;
+                        leftovers.failed.extend(request.iter().map(|&i| Failure {
+                            item: i,
+                            error: error.clone(),
+                            attempts: attempts[i],
+                        }));
+                    }
+                }
+            }
+            if retry.is_empty() {
+                break;
+            }
+            round += 1;
+            let pause = self.policy.backoff(round, self.next_random());
+            let time_for_another = Instant::now()
+                .checked_add(pause + self.policy.min_attempt + self.policy.reserve)
+                .is_some_and(|t| t <= deadline);
+            if !time_for_another {
+                leftovers.failed.extend(retry.into_iter().map(|(i, error)| Failure {
+                    item: i,
+                    error,
+                    attempts: attempts[i],
+                }));
+                break;
+            }
+            report.retried += retry.len();
+            tokio::time::sleep(pause).await;
+            retry.sort_unstable_by_key(|(i, _)| *i);
+            pending = retry.into_iter().map(|(i, _)| i).collect();
+        }
+        leftovers
+    }
+}
+
+impl Sink for OpenSearchSink {
+    async fn submit(&self, batch: BulkBatch, deadline: Instant) -> Result<SinkReport, SinkError> {
+        let mut report = SinkReport { documents: batch.len(), ..SinkReport::default() };
+        let leftovers = self.deliver(&batch, (0..batch.len()).collect(), deadline, &mut report).await;
+        for failure in &leftovers.failed {
+            report.note_failure(failed_item(&batch, failure, "failed"));
+        }
+        report.failed += leftovers.failed.len();
+        report.failed_retryable += leftovers.failed.iter().filter(|f| is_retryable(&f.error)).count();
+        if leftovers.refused.is_empty() {
+            return Ok(report);
+        }
+
+        // Dead letters: one item per refused document, sent like any other batch.
+        let encoder = Encoder { index_type: self.index_type.as_deref() };
+        let now = chrono::DateTime::<chrono::Utc>::from(SystemTime::now())
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut letters = BulkBatch::with_capacity(0, leftovers.refused.len());
+        for failure in &leftovers.refused {
+            let item = batch.item(failure.item);
+            letters.push_encoded(&dead_letter_item(
+                &encoder,
+                &self.index_prefix,
+                item,
+                &failure.error,
+                failure.attempts,
+                &now,
+            ));
+        }
+        let mut dl_report = SinkReport::default();
+        let dl_leftovers = self.deliver(&letters, (0..letters.len()).collect(), deadline, &mut dl_report).await;
+        report.requests += dl_report.requests;
+        report.bytes += dl_report.bytes;
+        report.refused_requests += dl_report.refused_requests;
+        report.dead_lettered += dl_report.indexed;
+        let lost: Vec<usize> = dl_leftovers.refused.iter().chain(&dl_leftovers.failed).map(|f| f.item).collect();
+        for (n, failure) in leftovers.refused.iter().enumerate() {
+            let outcome = if lost.contains(&n) { "failed (dead letter not written)" } else { "dead-lettered" };
+            report.note_failure(failed_item(&batch, failure, outcome));
+        }
+        // A dead letter that could not be written: the event must be kept, so retry the invocation.
+        report.failed += lost.len();
+        report.failed_retryable += lost.len();
+        Ok(report)
+    }
+
+    fn describe(&self) -> String {
+        format!("sent to OpenSearch at {}", self.endpoint)
+    }
+}
+
+/// The sink the configuration asks for: OpenSearch when an endpoint is set, else the dry run that
+/// writes each `_bulk` body to `writer`.
+pub enum Destination<W> {
+    DryRun(PrintSink<W>),
+    OpenSearch(Box<OpenSearchSink>),
+}
+
+impl<W: Write> Destination<W> {
+    pub fn from_config(config: &Config, writer: W) -> Result<Self, ClientError> {
+        Ok(match &config.opensearch {
+            Some(opensearch) => Destination::OpenSearch(Box::new(OpenSearchSink::new(config, opensearch)?)),
+            None => Destination::DryRun(PrintSink::new(writer)),
+        })
+    }
+
+    /// Whether documents are sent (else printed).
+    pub fn sends(&self) -> bool {
+        matches!(self, Destination::OpenSearch(_))
+    }
+}
+
+impl<W: Write> Sink for Destination<W> {
+    async fn submit(&self, batch: BulkBatch, deadline: Instant) -> Result<SinkReport, SinkError> {
+        match self {
+            Destination::DryRun(sink) => sink.submit(batch, deadline).await,
+            Destination::OpenSearch(sink) => sink.submit(batch, deadline).await,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Destination::DryRun(sink) => sink.describe(),
+            Destination::OpenSearch(sink) => sink.describe(),
+        }
+    }
+}
+
+fn is_retryable(error: &ItemError) -> bool {
+    !(400..500).contains(&error.status) || matches!(error.status, 408 | 429)
+}
+
+fn failed_item(batch: &BulkBatch, failure: &Failure, outcome: &str) -> FailedItem {
+    let (index, id) = item_target(batch.item(failure.item));
+    FailedItem {
+        index,
+        id: id.unwrap_or_default(),
+        status: failure.error.status,
+        error_type: failure.error.kind.clone(),
+        reason: failure.error.reason.clone(),
+        attempts: failure.attempts,
+        outcome: outcome.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_full_jitter_under_an_exponential_ceiling() {
+        let policy =
+            RetryPolicy { base: Duration::from_millis(100), cap: Duration::from_secs(1), ..RetryPolicy::default() };
+        assert_eq!(policy.backoff(1, u64::MAX), Duration::from_nanos(u64::MAX % 100_000_001));
+        for (round, ceiling_ms) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1000), (40, 1000)] {
+            let ceiling = Duration::from_millis(ceiling_ms);
+            assert_eq!(policy.backoff(round, ceiling.as_nanos() as u64), ceiling, "round {round}");
+            assert_eq!(policy.backoff(round, ceiling.as_nanos() as u64 + 1), Duration::ZERO, "round {round}");
+            for random in [0, 1, 12345, u64::MAX / 3, u64::MAX] {
+                assert!(policy.backoff(round, random) <= ceiling);
+            }
+        }
+    }
+
+    #[test]
+    fn whole_request_statuses_that_cannot_change_are_not_retryable() {
+        let error = |status| ItemError { status, kind: String::new(), reason: String::new() };
+        for status in [0, 408, 429, 500, 502, 503, 504] {
+            assert!(is_retryable(&error(status)), "{status}");
+        }
+        for status in [400, 401, 403, 404, 413] {
+            assert!(!is_retryable(&error(status)), "{status}");
+        }
+    }
+}
