@@ -445,4 +445,144 @@ mod tests {
         let source: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
         assert_eq!(source["@message"], nasty);
     }
+
+    #[test]
+    fn an_oversize_document_is_cut_to_fit_and_marked() {
+        let mut big = doc(&format!("# Time: 2026-11-21T10:00:00Z\n# Query_time: 2.5  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 1\nSELECT '{}';", "x".repeat(200_000)));
+        let mut batch = BulkBatch::with_capacity(0, 0);
+        assert!(batch.push_within(&Encoder::default(), &mut big, 65_536));
+        assert!(batch.item(0).len() <= 65_536, "{}", batch.item(0).len());
+        let source: Value = serde_json::from_slice(batch.item(0).split(|b| *b == b'\n').nth(1).unwrap()).unwrap();
+        assert_eq!(source["@truncated"], true);
+        assert_eq!(source["@original_bytes"], big.original_bytes.unwrap() as u64);
+        assert!(source["@original_bytes"].as_u64().unwrap() > 200_000);
+        assert_eq!(source["Query_time"], 2.5, "numbers survive the cut");
+        assert!(source["@message"].as_str().unwrap().starts_with("# Time: 2026-11-21T10:00:00Z"));
+        assert!(source["@parse_warnings"].to_string().contains("BULK_MAX_BYTES"));
+
+        let mut small = doc("fits");
+        assert!(!batch.push_within(&Encoder::default(), &mut small, 65_536));
+        assert_eq!(batch.len(), 2);
+        assert!(!String::from_utf8_lossy(batch.item(1)).contains("@truncated"));
+    }
+
+    #[test]
+    fn truncation_keeps_multibyte_characters_whole() {
+        let mut big = doc(&"é🚀".repeat(40_000));
+        let mut batch = BulkBatch::with_capacity(0, 0);
+        assert!(batch.push_within(&Encoder::default(), &mut big, 65_536));
+        assert!(std::str::from_utf8(batch.body()).is_ok());
+        assert!(batch.item(0).len() <= 65_536);
+    }
+
+    #[test]
+    fn requests_are_cut_at_the_size_limit_and_a_big_item_goes_alone() {
+        assert_eq!(request_ranges(&[40, 40, 40, 40], 100), vec![0..2, 2..4]);
+        assert_eq!(request_ranges(&[50, 50, 50], 100), vec![0..2, 2..3]);
+        assert_eq!(request_ranges(&[10, 500, 10], 100), vec![0..1, 1..2, 2..3]);
+        assert_eq!(request_ranges(&[], 100), Vec::<Range<usize>>::new());
+        let sizes: Vec<usize> = (0..1000).map(|i| 1 + i % 97).collect();
+        let ranges = request_ranges(&sizes, 1000);
+        assert_eq!(ranges.first().unwrap().start, 0);
+        assert_eq!(ranges.last().unwrap().end, sizes.len());
+        for pair in ranges.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start, "contiguous, nothing skipped");
+        }
+        assert!(ranges.iter().all(|r| sizes[r.clone()].iter().sum::<usize>() <= 1000));
+    }
+
+    // Response bodies below follow ../shared/OPENSEARCH-FACTS.md (OpenSearch `_bulk` reference:
+    // https://opensearch.org/docs/latest/api-reference/document-apis/bulk/).
+    #[test]
+    fn reads_a_bulk_answer_item_by_item() {
+        let body = br#"{"took":30,"errors":true,"items":[
+            {"index":{"_index":"cwl-a","_id":"1","_version":1,"result":"created","_shards":{"total":2,"successful":1,"failed":0},"_seq_no":0,"_primary_term":1,"status":201}},
+            {"index":{"_index":"cwl-a","_id":"2","_version":2,"result":"updated","status":200}},
+            {"index":{"_index":"cwl-a","_id":"3","status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse field [Query_time] of type [float] in document with id '3'. Preview of field's value: 'slow'","caused_by":{"type":"number_format_exception","reason":"For input string: \"slow\""}}}},
+            {"index":{"_index":"cwl-a","_id":"4","status":429,"error":{"type":"es_rejected_execution_exception","reason":"rejected execution of primary operation"}}},
+            {"index":{"_index":"cwl-a","_id":"5","status":503,"error":{"type":"unavailable_shards_exception","reason":"primary shard is not active"}}},
+            {"create":{"_index":"cwl-a","_id":"6","status":409,"error":{"type":"version_conflict_engine_exception","reason":"[6]: version conflict, document already exists"}}},
+            {"index":{"_index":"cwl-a","_id":"7","status":403,"error":{"type":"security_exception","reason":"no permissions for [indices:data/write/bulk[s]]"}}}
+        ]}"#;
+        let ResponseOutcome::Items(items) = classify_response(200, body, 7) else { panic!() };
+        assert_eq!(items[0], ItemOutcome::Indexed);
+        assert_eq!(items[1], ItemOutcome::Indexed);
+        let ItemOutcome::Refused(conflict) = &items[2] else { panic!("{:?}", items[2]) };
+        assert_eq!((conflict.status, conflict.kind.as_str()), (400, "mapper_parsing_exception"));
+        assert!(
+            conflict.reason.contains("Query_time") && conflict.reason.contains("caused by number_format_exception")
+        );
+        assert!(
+            matches!(&items[3], ItemOutcome::Retry(e) if e.status == 429 && e.kind == "es_rejected_execution_exception")
+        );
+        assert!(matches!(&items[4], ItemOutcome::Retry(e) if e.status == 503));
+        assert!(matches!(&items[5], ItemOutcome::Refused(e) if e.status == 409));
+        assert!(matches!(&items[6], ItemOutcome::Refused(e) if e.kind == "security_exception"));
+    }
+
+    #[test]
+    fn whole_request_answers_are_classified_by_status_and_body() {
+        let overloaded = br#"{"error":{"root_cause":[{"type":"es_rejected_execution_exception","reason":"rejected execution of coordinating operation"}],"type":"es_rejected_execution_exception","reason":"rejected execution of coordinating operation"},"status":429}"#;
+        assert!(
+            matches!(classify_response(429, overloaded, 3), ResponseOutcome::RetryAll(e) if e.kind == "es_rejected_execution_exception")
+        );
+        let html = b"<html><head><title>502 Bad Gateway</title></head><body>\n<center><h1>502 Bad Gateway</h1></center></body></html>";
+        let ResponseOutcome::RetryAll(e) = classify_response(502, html, 3) else { panic!() };
+        assert_eq!(e.kind, "http_502_non_json");
+        assert!(e.reason.contains("502 Bad Gateway") && !e.reason.contains('\n'));
+        assert!(matches!(classify_response(503, b"", 1), ResponseOutcome::RetryAll(_)));
+        let too_large = br#"{"Message":"Request size exceeded 10485760 bytes"}"#;
+        assert!(
+            matches!(classify_response(413, too_large, 2), ResponseOutcome::TooLarge(e) if e.reason == "Request size exceeded 10485760 bytes")
+        );
+        let bad_signature = br#"{"message":"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."}"#;
+        assert!(
+            matches!(classify_response(403, bad_signature, 2), ResponseOutcome::RefusedAll(e) if e.status == 403 && e.reason.starts_with("The request signature"))
+        );
+        let type_refused = br#"{"error":{"root_cause":[{"type":"illegal_argument_exception","reason":"Action/metadata line [1] contains an unknown parameter [_type]"}],"type":"illegal_argument_exception","reason":"Action/metadata line [1] contains an unknown parameter [_type]"},"status":400}"#;
+        assert!(
+            matches!(classify_response(400, type_refused, 2), ResponseOutcome::RefusedAll(e) if e.reason.contains("[_type]"))
+        );
+    }
+
+    #[test]
+    fn a_200_that_is_not_a_bulk_answer_is_retried_not_trusted() {
+        for body in [&b"<html>ok</html>"[..], br#"{"took":1,"errors":false,"items":[]}"#, b"{}"] {
+            assert!(
+                matches!(classify_response(200, body, 2), ResponseOutcome::RetryAll(e) if e.kind == "invalid_bulk_response"),
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dead_letter_item_keeps_the_raw_message_and_the_error() {
+        let original = doc("SELECT \"quoted\"\nFROM t");
+        let mut batch = BulkBatch::with_capacity(0, 0);
+        batch.push(&Encoder::default(), &original);
+        let error = ItemError {
+            status: 400,
+            kind: "mapper_parsing_exception".into(),
+            reason: "failed to parse field [Query_time]".into(),
+        };
+        let item = dead_letter_item(&Encoder::default(), "cwl", batch.item(0), &error, 2, "2026-11-22T01:02:03.000Z");
+        let text = std::str::from_utf8(&item).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(text.ends_with('\n'));
+        assert_eq!(
+            lines[0], r#"{"index":{"_index":"cwl-deadletter-2026.11.21","_id":"3700"}}"#,
+            "the event's day, the event's id"
+        );
+        let source: Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(source["@message"], "SELECT \"quoted\"\nFROM t");
+        assert_eq!(source["original_index"], "cwl-aws-rds-instance-db-slowquery-2026.11.21");
+        assert_eq!(source["error_type"], "mapper_parsing_exception");
+        assert_eq!(source["error_status"], 400);
+        assert_eq!(source["attempts"], 2);
+        assert_eq!(source["@dead_lettered_at"], "2026-11-22T01:02:03.000Z");
+        assert_eq!(source["@log_group"], "/aws/rds/instance/db/slowquery");
+        assert_eq!(source["@timestamp"], original.timestamp);
+        assert!(source.get("Query_time").is_none(), "no parsed fields: they caused the refusal");
+    }
 }

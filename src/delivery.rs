@@ -189,23 +189,30 @@ impl OpenSearchSink {
         (left >= self.policy.min_attempt).then(|| left.min(self.timeout))
     }
 
-    /// One POST `/_bulk`; the status and the body of the answer.
-    async fn post(&self, body: &[u8], timeout: Duration) -> Result<(u16, Bytes), ItemError> {
+    /// The request body as sent (gzipped when configured) and its headers.
+    fn prepare(&self, body: Vec<u8>) -> Result<(Bytes, HeaderMap), ItemError> {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
-        let body = match self.compression {
-            Compression::None => Bytes::copy_from_slice(body),
+        match self.compression {
+            Compression::None => Ok((Bytes::from(body), headers)),
             Compression::Gzip => {
                 headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                // Level 1: log text still shrinks 5-10×, for a fraction of the CPU of level 6.
                 let mut encoder =
                     flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
-                encoder.write_all(body).and_then(|()| encoder.finish()).map(Bytes::from).map_err(|e| ItemError {
+                let compressed = encoder.write_all(&body).and_then(|()| encoder.finish()).map_err(|e| ItemError {
                     status: 0,
                     kind: "gzip_failed".into(),
                     reason: e.to_string(),
-                })?
+                })?;
+                Ok((Bytes::from(compressed), headers))
             }
-        };
+        }
+    }
+
+    /// One POST `/_bulk` (signed by the transport over exactly these bytes); the status and the
+    /// body of the answer.
+    async fn post(&self, body: Bytes, headers: HeaderMap, timeout: Duration) -> Result<(u16, Bytes), ItemError> {
         let no_answer = |e: opensearch::Error| {
             let kind = if e.is_timeout() { "timeout" } else { "connection_failed" };
             ItemError { status: 0, kind: kind.into(), reason: crate::handler::error_chain(&e) }
@@ -253,9 +260,15 @@ impl OpenSearchSink {
                     body.extend_from_slice(batch.item(i));
                     attempts[i] += 1;
                 }
-                report.requests += 1;
-                let answer = self.post(&body, timeout).await;
-                report.bytes += body.len();
+                let body_bytes = body.len();
+                let answer = match self.prepare(body) {
+                    Ok((body, headers)) => {
+                        report.requests += 1;
+                        report.bytes += body.len();
+                        self.post(body, headers, timeout).await
+                    }
+                    Err(error) => Err(error),
+                };
                 let outcome = match answer {
                     Ok((status, bytes)) => classify_response(status, &bytes, request.len()),
                     Err(error) => ResponseOutcome::RetryAll(error),
@@ -282,7 +295,7 @@ impl OpenSearchSink {
                         // the event whole (the failed invocation keeps it) rather than cut it twice.
                         error.reason = format!(
                             "one document of {} bytes is over the cluster's request size limit; set BULK_MAX_BYTES below that limit ({})",
-                            body.len(),
+                            body_bytes,
                             error.reason
                         );
                         let i = request[0];

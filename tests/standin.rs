@@ -27,7 +27,11 @@ fn send(
         "{method} {path} HTTP/1.1\r\nhost: {address}\r\ncontent-length: {}\r\nconnection: close\r\n",
         body.len()
     );
-    for (name, value) in headers {
+    // Every client we care about sends a content type; an empty value here omits the header.
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+        head.push_str("content-type: application/x-ndjson\r\n");
+    }
+    for (name, value) in headers.iter().filter(|(_, value)| !value.is_empty()) {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
@@ -248,6 +252,20 @@ fn scripted_faults_behave_like_the_real_failures() {
     let (status, json) = bulk(&standin, two);
     assert_eq!((status, json["Message"].as_str()), (413, Some("Request size exceeded 10 bytes")));
     assert_eq!(standin.count("f"), 2);
+}
+
+#[test]
+fn refuses_a_bulk_body_without_a_json_content_type_as_opensearch_does() {
+    let standin = StandIn::start(Auth::None);
+    let body = b"{\"index\":{\"_index\":\"z\",\"_id\":\"1\"}}\n{\"a\":1}\n";
+    let (status, json, _) = send(&standin, "POST", "/_bulk", &[("content-type", "text/plain".into())], body).unwrap();
+    assert_eq!((status, json["error"].as_str()), (406, Some("Content-Type header [text/plain] is not supported")));
+    let (status, json, _) = send(&standin, "POST", "/_bulk", &[("content-type", String::new())], body).unwrap();
+    assert_eq!((status, json["error"].as_str()), (406, Some("Content-Type header is missing")));
+    let (status, _, _) =
+        send(&standin, "POST", "/_bulk", &[("content-type", "application/json; charset=UTF-8".into())], body).unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(standin.count("z"), 1);
 }
 
 #[test]

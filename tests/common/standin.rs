@@ -35,6 +35,11 @@ pub enum Auth {
     SigV4 {
         service: &'static str,
     },
+    /// HTTP basic auth, as the OpenSearch security plugin checks it on a self-managed cluster.
+    Basic {
+        username: &'static str,
+        password: &'static str,
+    },
 }
 
 /// A failure to inject into the next `_bulk` request.
@@ -50,6 +55,8 @@ pub enum Fault {
     DropConnection,
     /// The request is handled, but answered after this pause.
     Slow(Duration),
+    /// No fault: the request is handled normally (lines a random script up with requests).
+    Pass,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,10 +157,24 @@ fn handle(state: &Mutex<State>, request: Request) -> Reply {
         let state = state.lock().unwrap();
         (state.auth.clone(), state.max_body_bytes)
     };
-    if let Auth::SigV4 { service } = auth {
-        if let Err(response) = verify_sigv4(&request, service) {
-            return Reply::Now(response);
+    match auth {
+        Auth::SigV4 { service } => {
+            if let Err(response) = verify_sigv4(&request, service) {
+                return Reply::Now(response);
+            }
         }
+        Auth::Basic { username, password } => {
+            use base64::Engine;
+            let expected = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+            if request.header("authorization") != Some(&format!("Basic {expected}")) {
+                // The security plugin's answer: 401, a plain "Unauthorized" and a challenge.
+                let mut response = Response::html(401, "Unauthorized");
+                response.content_type = "text/plain; charset=UTF-8";
+                response.headers.push(("www-authenticate".into(), "Basic realm=\"OpenSearch Security\"".into()));
+                return Reply::Now(response);
+            }
+        }
+        Auth::None => {}
     }
     if let Some(max) = max_body_bytes {
         if request.body.len() > max {
@@ -174,7 +195,11 @@ fn handle(state: &Mutex<State>, request: Request) -> Reply {
         request.body.clone()
     };
     match (request.method.as_str(), request.path.as_str()) {
-        ("POST" | "PUT", "/_bulk") => bulk(state, &body),
+        ("POST" | "PUT", "/_bulk") => match content_type_problem(request.header("content-type")) {
+            // OpenSearch answers this outside its usual error shape: a string `error`.
+            Some(problem) => Reply::Now(Response::json(406, &json!({"error": problem, "status": 406}))),
+            None => bulk(state, &body),
+        },
         ("GET", "/") => Reply::Now(Response::json(
             200,
             &json!({"name": "standin", "cluster_name": "123456789012:standin", "version": {"distribution": "opensearch", "number": "2.17.0"}, "tagline": "The OpenSearch Project: https://opensearch.org/"}),
@@ -187,6 +212,16 @@ fn handle(state: &Mutex<State>, request: Request) -> Reply {
                 &format!("no handler for {} {}", request.method, request.path),
             ),
         )),
+    }
+}
+
+/// OpenSearch (like Elasticsearch since 6.0) refuses a body without a JSON content type: 406.
+fn content_type_problem(content_type: Option<&str>) -> Option<String> {
+    let Some(content_type) = content_type else { return Some("Content-Type header is missing".into()) };
+    let media_type = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match media_type.as_str() {
+        "application/json" | "application/x-ndjson" => None,
+        _ => Some(format!("Content-Type header [{content_type}] is not supported")),
     }
 }
 
@@ -595,7 +630,7 @@ fn bulk(state: &Mutex<State>, body: &[u8]) -> Reply {
         Some(Fault::DropConnection) => return Reply::Drop,
         Some(Fault::RejectItems(items)) => rejected = items,
         Some(Fault::Slow(duration)) => pause = Some(duration),
-        None => {}
+        Some(Fault::Pass) | None => {}
     }
 
     if !body.ends_with(b"\n") {
