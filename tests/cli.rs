@@ -7,7 +7,8 @@ use std::process::{Command, Output, Stdio};
 
 fn bin() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_logs-to-opensearch"));
-    for var in ["AWS_LAMBDA_RUNTIME_API", "INDEX_PREFIX", "INDEX_TYPE", "RUST_LOG"] {
+    command.env_remove("AWS_LAMBDA_RUNTIME_API").env_remove("RUST_LOG");
+    for var in logs_to_opensearch::config::VARIABLES {
         command.env_remove(var);
     }
     command
@@ -220,4 +221,87 @@ fn help_explains_the_commands_and_settings() {
     let missing = run(&["slowlog", "x.log"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("--log-group"), "{}", text(&missing.stderr));
+}
+
+fn signed_for(standin: &common::standin::StandIn) -> Command {
+    use common::standin;
+    let mut command = bin();
+    command
+        .env("AWS_REGION", standin::REGION)
+        .env("AWS_ACCESS_KEY_ID", standin::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", standin::SECRET_KEY)
+        .args(["--endpoint", &standin.url]);
+    command
+}
+
+#[test]
+fn replay_with_an_endpoint_sends_signed_and_prints_the_lambdas_summary() {
+    let standin = common::standin::StandIn::start(common::standin::Auth::SigV4 { service: "es" });
+    let out = signed_for(&standin)
+        .args(["replay", common::fixture("events/rds-mysql80-slowquery.json").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing printed when sending");
+    assert!(stderr.contains("5 events in 1 batch → 5 documents (5 slow queries"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "sent to OpenSearch at {}/: 5 indexed, 0 dead-lettered, 0 failed, 0 retried; 1 requests",
+            standin.url
+        )),
+        "{stderr}"
+    );
+    assert_eq!(standin.count("cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21"), 5);
+}
+
+#[test]
+fn slowlog_sends_in_batches_to_the_endpoint_from_the_environment() {
+    let standin = common::standin::StandIn::start(common::standin::Auth::None);
+    let out = bin()
+        .env("OPENSEARCH_ENDPOINT", &standin.url)
+        .env("OPENSEARCH_AUTH", "none")
+        .env("OPENSEARCH_COMPRESSION", "gzip")
+        .args(["slowlog", common::fixture("entries/multi-line-semicolons-in-strings.log").to_str().unwrap()])
+        .args(["--log-group", "/aws/rds/instance/db-2/slowquery", "--batch-size", "1"])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let indices = standin.indices();
+    assert_eq!(indices.len(), 1, "{indices:?}");
+    assert!(indices[0].starts_with("cwl-aws-rds-instance-db-2-slowquery-"), "{indices:?}");
+    let count = standin.count(&indices[0]);
+    assert!(count >= 1 && stderr.contains(&format!("{count} indexed")), "{stderr}");
+    assert_eq!(standin.bulk_requests(), count, "one request per batch of one");
+}
+
+#[test]
+fn a_cluster_that_stays_down_makes_the_cli_fail_with_the_reason() {
+    let standin = common::standin::StandIn::start(common::standin::Auth::SigV4 { service: "es" });
+    for _ in 0..200 {
+        standin.script(common::standin::Fault::Status(503));
+    }
+    let out = signed_for(&standin)
+        .args(["--retry-for", "1", "replay", common::fixture("events/rds-mysql80-slowquery.json").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("0 indexed, 0 dead-lettered, 5 failed"), "{stderr}");
+    assert!(stderr.contains("error: 5 of 5 documents were neither indexed nor dead-lettered; first: 503"), "{stderr}");
+}
+
+#[test]
+fn bad_delivery_settings_are_refused_at_start_naming_the_variable() {
+    let out = bin().env("OPENSEARCH_AUTH", "iam").args(["replay", "-"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("OPENSEARCH_AUTH must be one of sigv4, basic or none; got \"iam\""),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = bin().args(["--endpoint", "http://127.0.0.1:9200", "replay", "-"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("AWS_REGION is required when OPENSEARCH_AUTH=sigv4"), "{}", text(&out.stderr));
 }

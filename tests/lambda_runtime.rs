@@ -6,6 +6,7 @@
 mod common;
 
 use common::http::{self, Reply, Request, Response};
+use common::standin::{self, Auth, Fault, StandIn};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::process::{Child, Command, Stdio};
@@ -24,6 +25,8 @@ struct Answer {
 struct State {
     queue: VecDeque<(String, Vec<u8>)>,
     answers: Vec<Answer>,
+    /// Each invocation's time limit (Lambda-Runtime-Deadline-Ms = now + this).
+    budget_ms: u128,
 }
 
 /// The Runtime API's invocation endpoints, on the shared loopback HTTP server.
@@ -34,7 +37,12 @@ struct FakeRuntimeApi {
 
 impl FakeRuntimeApi {
     fn start(events: Vec<(String, Vec<u8>)>) -> Self {
-        let state = Arc::new(Mutex::new(State { queue: events.into(), answers: Vec::new() }));
+        Self::with_budget(events, Duration::from_secs(60))
+    }
+
+    fn with_budget(events: Vec<(String, Vec<u8>)>, budget: Duration) -> Self {
+        let state =
+            Arc::new(Mutex::new(State { queue: events.into(), answers: Vec::new(), budget_ms: budget.as_millis() }));
         let shared = Arc::clone(&state);
         let address = http::serve(Arc::new(move |request: Request| runtime_api(&shared, request)));
         FakeRuntimeApi { address, state }
@@ -65,7 +73,8 @@ fn runtime_api(state: &Mutex<State>, request: Request) -> Reply {
             // No more events: hold the request, as Lambda does between invocations.
             std::thread::sleep(Duration::from_millis(50));
         };
-        let deadline = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 60_000;
+        let budget = state.lock().unwrap().budget_ms;
+        let deadline = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + budget;
         let headers = [
             ("Lambda-Runtime-Aws-Request-Id", request_id),
             ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
@@ -157,5 +166,71 @@ fn runs_as_a_lambda_function_and_answers_each_invocation() {
             .unwrap()
             .starts_with("cannot decode the event: awslogs.data: gzip layer"),
         "{error_line}"
+    );
+}
+
+#[test]
+fn sends_to_opensearch_reports_metrics_and_fails_retryably_when_the_cluster_is_down() {
+    let standin = StandIn::start(Auth::SigV4 { service: "es" });
+    standin.script(Fault::Pass); // the first invocation's request
+    for _ in 0..500 {
+        standin.script(Fault::Status(503)); // then an outage longer than an invocation
+    }
+    let event = |name: &str| std::fs::read(common::fixture(&format!("events/{name}"))).unwrap();
+    let api = FakeRuntimeApi::with_budget(
+        vec![("req-1".into(), event("rds-mysql80-slowquery.json")), ("req-2".into(), event("mariadb-slowquery.json"))],
+        Duration::from_millis(2500),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logs-to-opensearch"))
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "rds-slowlogs")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("OPENSEARCH_ENDPOINT", &standin.url)
+        .env("AWS_REGION", standin::REGION)
+        .env("AWS_ACCESS_KEY_ID", standin::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", standin::SECRET_KEY)
+        .env("AWS_SESSION_TOKEN", "token")
+        .env_remove("INDEX_PREFIX")
+        .env_remove("OPENSEARCH_AUTH")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let answers = api.wait_for_answers(2, &mut child);
+    child.kill().ok();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+
+    let first = answers.iter().find(|a| a.request_id == "req-1").unwrap();
+    assert_eq!(first.kind, "response");
+    assert_eq!((first.body["indexed"].as_u64(), first.body["failed"].as_u64()), (Some(5), Some(0)));
+    assert_eq!(standin.count("cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21"), 5);
+
+    let second = answers.iter().find(|a| a.request_id == "req-2").unwrap();
+    assert_eq!(second.kind, "error");
+    assert_eq!(second.body["errorType"], "Retryable.Undelivered");
+    assert!(second.body["errorMessage"].as_str().unwrap().contains("503"), "{:?}", second.body);
+
+    let lines: Vec<Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert!(!stdout.contains(standin::SECRET_KEY), "no secret in the logs");
+    assert!(!lines.iter().any(|l| l.get("index").is_some()), "no _bulk body in the log when sending");
+    // One EMF line per invocation, the failed one included, so the failure becomes a metric.
+    let metrics: Vec<&Value> = lines.iter().filter(|l| l.get("_aws").is_some()).collect();
+    assert_eq!(metrics.len(), 2, "{stdout}");
+    assert_eq!(metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "LogsToOpenSearch");
+    assert_eq!(metrics[0]["FunctionName"], "rds-slowlogs");
+    assert_eq!((metrics[0]["Indexed"].as_u64(), metrics[1]["Failed"].as_u64()), (Some(5), Some(5)));
+    let summaries: Vec<&Value> = lines.iter().filter(|l| l["fields"]["message"] == "invocation summary").collect();
+    assert_eq!(summaries.len(), 2, "a summary for the failed invocation too");
+    assert_eq!(
+        (summaries[1]["fields"]["failed"].as_u64(), summaries[1]["fields"]["indexed"].as_u64()),
+        (Some(5), Some(0))
+    );
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "item not indexed" && l["fields"]["status"] == 503),
+        "the first failed items are logged with their reasons"
     );
 }
