@@ -29,6 +29,9 @@ use std::ops::Range;
 pub struct Encoder<'a> {
     /// Legacy `_type` (`INDEX_TYPE`).
     pub index_type: Option<&'a str>,
+    /// Leave `_id` out of action lines (OpenSearch Serverless time-series collections refuse
+    /// it); `@id` stays in the document.
+    pub omit_ids: bool,
 }
 
 impl Encoder<'_> {
@@ -40,8 +43,10 @@ impl Encoder<'_> {
             out.extend_from_slice(br#","_type":"#);
             write_str(out, index_type);
         }
-        out.extend_from_slice(br#","_id":"#);
-        write_str(out, &doc.id);
+        if !self.omit_ids {
+            out.extend_from_slice(br#","_id":"#);
+            write_str(out, &doc.id);
+        }
         out.extend_from_slice(b"}}\n");
         doc.write_source(out);
         out.push(b'\n');
@@ -339,7 +344,8 @@ pub fn dead_letter_item(
         out.extend_from_slice(br#","_type":"#);
         write_str(&mut out, index_type);
     }
-    if let Some(id) = &id {
+    let id = id.or_else(|| text("@id").map(str::to_owned));
+    if let Some(id) = id.as_ref().filter(|_| !encoder.omit_ids) {
         out.extend_from_slice(br#","_id":"#);
         write_str(&mut out, id);
     }
@@ -404,10 +410,21 @@ mod tests {
 
     #[test]
     fn legacy_type_is_added_only_when_configured() {
-        let body = Encoder { index_type: Some("_doc") }.encode_all([&doc("x")]);
+        let body = Encoder { index_type: Some("_doc"), omit_ids: false }.encode_all([&doc("x")]);
         assert!(body.starts_with(
             br#"{"index":{"_index":"cwl-aws-rds-instance-db-slowquery-2026.11.21","_type":"_doc","_id":"3700"}}"#
         ));
+    }
+
+    #[test]
+    fn ids_can_be_left_out_for_serverless_time_series_collections() {
+        let body = Encoder { index_type: None, omit_ids: true }.encode_all([&doc("x")]);
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(
+            text.starts_with("{\"index\":{\"_index\":\"cwl-aws-rds-instance-db-slowquery-2026.11.21\"}}\n"),
+            "{text}"
+        );
+        assert!(text.contains("\"@id\":\"3700\""), "the event id stays in the document");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | `OPENSEARCH_AUTH` | `sigv4` | `sigv4` (IAM), `basic` (user and password) or `none` |
 //! | `OPENSEARCH_SERVICE` | `es` | SigV4 service: `es` for managed domains, `aoss` for OpenSearch Serverless |
 //! | `OPENSEARCH_USERNAME`, `OPENSEARCH_PASSWORD` | unset | basic auth (`OPENSEARCH_AUTH=basic`) |
+//! | `OPENSEARCH_DOCUMENT_IDS` | `true` (`false` with `aoss`) | `_id` = event id, so retries overwrite; Serverless time-series collections refuse ids |
 //! | `OPENSEARCH_COMPRESSION` | `none` | `gzip`: compress request bodies (signed over the compressed bytes) |
 //! | `OPENSEARCH_TIMEOUT_SECONDS` | `30` | one request's timeout (retries also stop at the invocation's deadline) |
 //! | `BULK_MAX_BYTES` | `5242880` | largest `_bulk` request body; larger batches are split, larger documents truncated |
@@ -35,6 +36,7 @@ pub const VARIABLES: &[&str] = &[
     "OPENSEARCH_SERVICE",
     "OPENSEARCH_USERNAME",
     "OPENSEARCH_PASSWORD",
+    "OPENSEARCH_DOCUMENT_IDS",
     "OPENSEARCH_COMPRESSION",
     "OPENSEARCH_TIMEOUT_SECONDS",
     "BULK_MAX_BYTES",
@@ -87,6 +89,8 @@ pub struct Config {
     pub index_type: Option<String>,
     /// Largest `_bulk` body; also the largest document (bigger ones are truncated).
     pub bulk_max_bytes: usize,
+    /// `_id` = event id in action lines (retries overwrite instead of duplicating).
+    pub document_ids: bool,
     /// Where to send; `None` is a dry run that prints the `_bulk` body.
     pub opensearch: Option<OpenSearchConfig>,
     pub metrics: MetricsConfig,
@@ -98,6 +102,7 @@ impl Default for Config {
             index_prefix: DEFAULT_INDEX_PREFIX.to_owned(),
             index_type: None,
             bulk_max_bytes: DEFAULT_BULK_MAX_BYTES,
+            document_ids: true,
             opensearch: None,
             metrics: MetricsConfig::default(),
         }
@@ -253,6 +258,12 @@ impl RawConfig {
         let auth_kind = one_of(&self, "OPENSEARCH_AUTH", &["sigv4", "basic", "none"], "sigv4, basic or none")?;
         let service =
             one_of(&self, "OPENSEARCH_SERVICE", &["es", "aoss"], "es (managed domains) or aoss (Serverless)")?;
+        // Serverless time-series collections refuse `_id` (per-item 400), so `aoss` leaves it out
+        // unless told otherwise (search collections accept it).
+        let document_ids = match self.get("OPENSEARCH_DOCUMENT_IDS") {
+            None => service != "aoss",
+            Some(_) => one_of(&self, "OPENSEARCH_DOCUMENT_IDS", &["true", "false"], "true or false")? == "true",
+        };
         let compression = match one_of(&self, "OPENSEARCH_COMPRESSION", &["none", "gzip"], "none or gzip")? {
             "gzip" => Compression::Gzip,
             _ => Compression::None,
@@ -310,7 +321,7 @@ impl RawConfig {
                 Some(OpenSearchConfig { endpoint, auth, compression, timeout })
             }
         };
-        Ok(Config { index_prefix, index_type, bulk_max_bytes, opensearch, metrics })
+        Ok(Config { index_prefix, index_type, bulk_max_bytes, document_ids, opensearch, metrics })
     }
 
     fn require(&self, name: &'static str, because: &'static str) -> Result<&str, ConfigError> {
@@ -487,10 +498,24 @@ mod tests {
             ],
         ))
         .unwrap();
+        assert!(!c.document_ids, "Serverless time-series collections refuse ids");
         let os = c.opensearch.unwrap();
         assert!(matches!(os.auth, Auth::SigV4 { ref service, .. } if service == "aoss"));
         assert_eq!(os.compression, Compression::Gzip);
         assert_eq!(os.timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn document_ids_default_on_except_for_serverless_and_can_be_set() {
+        assert!(config(SIGV4_ENV).unwrap().document_ids);
+        assert!(
+            config(&with(SIGV4_ENV, &[("OPENSEARCH_SERVICE", "aoss"), ("OPENSEARCH_DOCUMENT_IDS", "true")]))
+                .unwrap()
+                .document_ids
+        );
+        assert!(!config(&with(SIGV4_ENV, &[("OPENSEARCH_DOCUMENT_IDS", "FALSE")])).unwrap().document_ids);
+        let message = config(&[("OPENSEARCH_DOCUMENT_IDS", "yes")]).unwrap_err().to_string();
+        assert_eq!(message, "OPENSEARCH_DOCUMENT_IDS must be one of true or false; got \"yes\"");
     }
 
     #[test]

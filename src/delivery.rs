@@ -124,6 +124,7 @@ pub struct OpenSearchSink {
     max_bytes: usize,
     index_prefix: String,
     index_type: Option<String>,
+    omit_ids: bool,
     policy: RetryPolicy,
     random: AtomicU64,
 }
@@ -162,6 +163,7 @@ impl OpenSearchSink {
             max_bytes: config.bulk_max_bytes,
             index_prefix: config.index_prefix.clone(),
             index_type: config.index_type.clone(),
+            omit_ids: !config.document_ids,
             policy: RetryPolicy::default(),
             random: AtomicU64::new(seed | 1),
         }
@@ -351,7 +353,7 @@ impl Sink for OpenSearchSink {
         }
 
         // Dead letters: one item per refused document, sent like any other batch.
-        let encoder = Encoder { index_type: self.index_type.as_deref() };
+        let encoder = Encoder { index_type: self.index_type.as_deref(), omit_ids: self.omit_ids };
         let now = chrono::DateTime::<chrono::Utc>::from(SystemTime::now())
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut letters = BulkBatch::with_capacity(0, leftovers.refused.len());

@@ -327,7 +327,7 @@ impl From<HandlerError> for Diagnostic {
 /// soon as it is built, shown to `inspect` (the handler logs parse warnings there), and dropped.
 pub fn encode_logs(config: &Config, data: LogsData, mut inspect: impl FnMut(&Document)) -> (BulkBatch, Summary) {
     let mut summary = Summary { batches: 1, events: data.log_events.len(), ..Summary::default() };
-    let encoder = Encoder { index_type: config.index_type.as_deref() };
+    let encoder = Encoder { index_type: config.index_type.as_deref(), omit_ids: !config.document_ids };
     let max_item_bytes = config.bulk_max_bytes;
     let approximate_bytes = data.log_events.iter().map(|e| e.message.len() * 2 + 256).sum();
     let mut batch = BulkBatch::with_capacity(approximate_bytes, data.log_events.len());

@@ -83,6 +83,8 @@ struct State {
     indices: BTreeMap<String, Index>,
     bulk_requests: usize,
     next_seq_no: u64,
+    /// An OpenSearch Serverless time-series collection: documents may not carry an `_id`.
+    time_series: bool,
 }
 
 /// A running stand-in; cheap to clone.
@@ -102,6 +104,7 @@ impl StandIn {
             indices: BTreeMap::new(),
             bulk_requests: 0,
             next_seq_no: 0,
+            time_series: false,
         }));
         let shared = Arc::clone(&state);
         let address = http::serve(Arc::new(move |request: Request| handle(&shared, request)));
@@ -111,6 +114,11 @@ impl StandIn {
     /// Requests larger than this get Amazon OpenSearch Service's 413.
     pub fn set_max_body_bytes(&self, bytes: usize) {
         self.state.lock().unwrap().max_body_bytes = Some(bytes);
+    }
+
+    /// Behaves as an OpenSearch Serverless time-series collection, which refuses document ids.
+    pub fn set_time_series(&self) {
+        self.state.lock().unwrap().time_series = true;
     }
 
     /// Queues a fault for the next `_bulk` request (faults are used in order, one per request).
@@ -713,6 +721,16 @@ fn bulk(state: &Mutex<State>, body: &[u8]) -> Reply {
                 429,
                 "es_rejected_execution_exception",
                 "rejected execution of primary operation [shard_detail=[standin][0]]".into(),
+            ));
+            continue;
+        }
+        if state.time_series && item.id.is_some() {
+            // OPENSEARCH-FACTS.md: time-series collections refuse a custom id, per item.
+            errors = true;
+            answers.push(failure(
+                400,
+                "illegal_argument_exception",
+                "Document ID is not supported in create/index operation request".into(),
             ));
             continue;
         }
