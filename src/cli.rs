@@ -125,7 +125,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<()> {
     };
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     eprintln!("logs-to-opensearch: {}", summary.line(&handler.sink().describe(), sends));
-    for f in &summary.failures {
+    for f in &summary.delivery.failures {
         eprintln!(
             "logs-to-opensearch: {} {} ({}) {}: {} {}: {}",
             f.outcome,

@@ -67,6 +67,21 @@ impl FailedItem {
 }
 
 impl SinkReport {
+    /// Adds another batch's report (keeping the first few failures).
+    pub fn add(&mut self, other: &SinkReport) {
+        self.documents += other.documents;
+        self.indexed += other.indexed;
+        self.retried += other.retried;
+        self.dead_lettered += other.dead_lettered;
+        self.failed += other.failed;
+        self.failed_retryable += other.failed_retryable;
+        self.refused_requests += other.refused_requests;
+        self.requests += other.requests;
+        self.bytes += other.bytes;
+        let room = FAILURES_SHOWN.saturating_sub(self.failures.len());
+        self.failures.extend(other.failures.iter().take(room).cloned());
+    }
+
     /// Keeps `item` if fewer than [`FAILURES_SHOWN`] are kept.
     pub fn note_failure(&mut self, item: FailedItem) {
         if self.failures.len() < FAILURES_SHOWN {
@@ -151,19 +166,10 @@ pub struct Summary {
     pub with_warnings: usize,
     /// Documents cut to fit `BULK_MAX_BYTES` (`@truncated`).
     pub truncated: usize,
-    /// Documents attempted.
-    pub documents: usize,
-    pub indexed: usize,
-    pub retried: usize,
-    pub dead_lettered: usize,
-    pub failed: usize,
-    pub failed_retryable: usize,
-    pub refused_requests: usize,
-    pub requests: usize,
-    pub bytes: usize,
     pub duration_ms: u64,
-    /// The first few dead-lettered or failed items.
-    pub failures: Vec<FailedItem>,
+    /// What the sink did: attempted, indexed, dead-lettered, failed, … (flattened in the JSON).
+    #[serde(flatten)]
+    pub delivery: SinkReport,
 }
 
 impl Summary {
@@ -177,32 +183,8 @@ impl Summary {
         self.plain += other.plain;
         self.with_warnings += other.with_warnings;
         self.truncated += other.truncated;
-        self.documents += other.documents;
-        self.indexed += other.indexed;
-        self.retried += other.retried;
-        self.dead_lettered += other.dead_lettered;
-        self.failed += other.failed;
-        self.failed_retryable += other.failed_retryable;
-        self.refused_requests += other.refused_requests;
-        self.requests += other.requests;
-        self.bytes += other.bytes;
         self.duration_ms += other.duration_ms;
-        let room = FAILURES_SHOWN.saturating_sub(self.failures.len());
-        self.failures.extend(other.failures.iter().take(room).cloned());
-    }
-
-    /// Takes a sink's report of one batch.
-    fn record(&mut self, report: SinkReport) {
-        self.documents = report.documents;
-        self.indexed = report.indexed;
-        self.retried = report.retried;
-        self.dead_lettered = report.dead_lettered;
-        self.failed = report.failed;
-        self.failed_retryable = report.failed_retryable;
-        self.refused_requests = report.refused_requests;
-        self.requests = report.requests;
-        self.bytes = report.bytes;
-        self.failures = report.failures;
+        self.delivery.add(&other.delivery);
     }
 
     /// One human line; `sent` says whether the sink sends (else it is a dry run).
@@ -212,7 +194,7 @@ impl Summary {
             self.events,
             self.batches,
             if self.batches == 1 { "" } else { "es" },
-            self.documents,
+            self.delivery.documents,
             self.slow_queries,
             self.structured,
             self.plain,
@@ -225,16 +207,16 @@ impl Summary {
         if sent {
             line.push_str(&format!(
                 ", {destination}: {} indexed, {} dead-lettered, {} failed, {} retried; {} requests, {} bytes, {} ms",
-                self.indexed,
-                self.dead_lettered,
-                self.failed,
-                self.retried,
-                self.requests,
-                self.bytes,
+                self.delivery.indexed,
+                self.delivery.dead_lettered,
+                self.delivery.failed,
+                self.delivery.retried,
+                self.delivery.requests,
+                self.delivery.bytes,
                 self.duration_ms
             ));
         } else {
-            line.push_str(&format!(", {} bytes {destination}", self.bytes));
+            line.push_str(&format!(", {} bytes {destination}", self.delivery.bytes));
         }
         if self.control_messages > 0 {
             line.push_str(&format!("; skipped {} CloudWatch control message(s)", self.control_messages));
@@ -244,11 +226,11 @@ impl Summary {
 
     /// The invocation's error when documents were neither indexed nor dead-lettered.
     pub fn undelivered(&self) -> Option<HandlerError> {
-        (self.failed > 0).then(|| HandlerError::Undelivered {
-            failed: self.failed,
-            documents: self.documents,
-            retryable: self.failed_retryable > 0,
-            first: self.failures.iter().find(|f| f.outcome != "dead-lettered").map_or_else(String::new, |f| {
+        (self.delivery.failed > 0).then(|| HandlerError::Undelivered {
+            failed: self.delivery.failed,
+            documents: self.delivery.documents,
+            retryable: self.delivery.failed_retryable > 0,
+            first: self.delivery.failures.iter().find(|f| f.outcome != "dead-lettered").map_or_else(String::new, |f| {
                 format!("; first: {} {} in {}: {}", f.status, f.error_type, f.index, f.reason)
             }),
         })
@@ -404,7 +386,7 @@ impl<S: Sink> Handler<S> {
                 warn!(log_stream = %log_stream, event_id = %doc.id, warnings = ?doc.warnings, "entry read with parse warnings");
             }
         });
-        summary.record(self.sink.submit(encoded, deadline).await?);
+        summary.delivery = self.sink.submit(encoded, deadline).await?;
         Ok(summary)
     }
 }
@@ -415,23 +397,23 @@ pub fn log_summary(summary: &Summary) {
         batches = summary.batches,
         control_messages = summary.control_messages,
         events = summary.events,
-        documents = summary.documents,
+        documents = summary.delivery.documents,
         slow_queries = summary.slow_queries,
         structured = summary.structured,
         plain = summary.plain,
         with_warnings = summary.with_warnings,
         truncated = summary.truncated,
-        attempted = summary.documents,
-        indexed = summary.indexed,
-        retried = summary.retried,
-        dead_lettered = summary.dead_lettered,
-        failed = summary.failed,
-        requests = summary.requests,
-        bytes = summary.bytes,
+        attempted = summary.delivery.documents,
+        indexed = summary.delivery.indexed,
+        retried = summary.delivery.retried,
+        dead_lettered = summary.delivery.dead_lettered,
+        failed = summary.delivery.failed,
+        requests = summary.delivery.requests,
+        bytes = summary.delivery.bytes,
         duration_ms = summary.duration_ms,
         "invocation summary"
     );
-    for f in &summary.failures {
+    for f in &summary.delivery.failures {
         warn!(
             index = %f.index,
             event_id = %f.id,
@@ -443,7 +425,8 @@ pub fn log_summary(summary: &Summary) {
             "item not indexed"
         );
     }
-    let not_shown = (summary.failed + summary.dead_lettered).saturating_sub(summary.failures.len());
+    let not_shown =
+        (summary.delivery.failed + summary.delivery.dead_lettered).saturating_sub(summary.delivery.failures.len());
     if not_shown > 0 {
         warn!(not_shown, "more items were not indexed; only the first {FAILURES_SHOWN} are logged");
     }

@@ -15,15 +15,15 @@ type Metric = (&'static str, &'static str, fn(&Summary) -> u64);
 
 const METRICS: &[Metric] = &[
     ("Events", "Count", |s| s.events as u64),
-    ("Documents", "Count", |s| s.documents as u64),
-    ("Indexed", "Count", |s| s.indexed as u64),
-    ("Retried", "Count", |s| s.retried as u64),
-    ("DeadLettered", "Count", |s| s.dead_lettered as u64),
-    ("Failed", "Count", |s| s.failed as u64),
+    ("Documents", "Count", |s| s.delivery.documents as u64),
+    ("Indexed", "Count", |s| s.delivery.indexed as u64),
+    ("Retried", "Count", |s| s.delivery.retried as u64),
+    ("DeadLettered", "Count", |s| s.delivery.dead_lettered as u64),
+    ("Failed", "Count", |s| s.delivery.failed as u64),
     ("Truncated", "Count", |s| s.truncated as u64),
     ("ParseWarnings", "Count", |s| s.with_warnings as u64),
-    ("Requests", "Count", |s| s.requests as u64),
-    ("BulkBytes", "Bytes", |s| s.bytes as u64),
+    ("Requests", "Count", |s| s.delivery.requests as u64),
+    ("BulkBytes", "Bytes", |s| s.delivery.bytes as u64),
     ("Duration", "Milliseconds", |s| s.duration_ms),
 ];
 
@@ -54,18 +54,13 @@ pub fn emf_line(summary: &Summary, config: &MetricsConfig, timestamp_ms: i64) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::handler::SinkReport;
 
     #[test]
     fn every_metric_has_a_definition_and_a_value_under_the_function_dimension() {
-        let summary = Summary {
-            events: 7,
-            documents: 7,
-            indexed: 5,
-            dead_lettered: 1,
-            failed: 1,
-            bytes: 4096,
-            ..Summary::default()
-        };
+        let delivery =
+            SinkReport { documents: 7, indexed: 5, dead_lettered: 1, failed: 1, bytes: 4096, ..SinkReport::default() };
+        let summary = Summary { events: 7, delivery, ..Summary::default() };
         let config = MetricsConfig { namespace: "LogsToOpenSearch".into(), function_name: Some("rds-slowlogs".into()) };
         let line = emf_line(&summary, &config, 1_795_255_200_000);
         assert!(!line.contains('\n'), "one line");

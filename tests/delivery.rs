@@ -83,8 +83,11 @@ fn all_good_every_document_indexed_once_with_its_event_id() {
     let handler = handler(config(&standin, &[]));
     let event = event_of(&slow_queries(8));
     let summary = invoke(&handler, &event, Duration::from_secs(30));
-    assert_eq!((summary.documents, summary.indexed, summary.failed, summary.dead_lettered), (8, 8, 0, 0));
-    assert_eq!((summary.requests, summary.retried), (1, 0));
+    assert_eq!(
+        (summary.delivery.documents, summary.delivery.indexed, summary.delivery.failed, summary.delivery.dead_lettered),
+        (8, 8, 0, 0)
+    );
+    assert_eq!((summary.delivery.requests, summary.delivery.retried), (1, 0));
     assert!(summary.undelivered().is_none());
     assert_eq!(standin.count(INDEX), 8);
     for id in ids(&event) {
@@ -105,7 +108,10 @@ fn items_refused_with_429_are_sent_again_alone_and_then_indexed() {
     let event = event_of(&slow_queries(6));
     standin.script(Fault::RejectItems(vec![1, 4]));
     let summary = invoke(&handler, &event, Duration::from_secs(30));
-    assert_eq!((summary.indexed, summary.retried, summary.failed, summary.requests), (6, 2, 0, 2));
+    assert_eq!(
+        (summary.delivery.indexed, summary.delivery.retried, summary.delivery.failed, summary.delivery.requests),
+        (6, 2, 0, 2)
+    );
     assert_eq!(standin.count(INDEX), 6);
     let all = ids(&event);
     assert_eq!(standin.version(INDEX, &all[1]), Some(1), "only the refused items were resent, once");
@@ -128,8 +134,8 @@ fn whole_request_failures_are_retried_429_5xx_html_dropped_and_slow() {
         standin.script(fault);
     }
     let summary = invoke(&handler, &event, Duration::from_secs(30));
-    assert_eq!((summary.indexed, summary.failed, summary.requests), (3, 0, 6));
-    assert_eq!(summary.retried, 15, "three items, five times");
+    assert_eq!((summary.delivery.indexed, summary.delivery.failed, summary.delivery.requests), (3, 0, 6));
+    assert_eq!(summary.delivery.retried, 15, "three items, five times");
     assert_eq!(standin.count(INDEX), 3);
 }
 
@@ -144,7 +150,7 @@ fn a_mapping_conflict_goes_to_the_dead_letter_index_with_the_reason() {
     messages.push(conflicting.clone());
     let event = event_of(&messages);
     let summary = invoke(&handler, &event, Duration::from_secs(30));
-    assert_eq!((summary.indexed, summary.dead_lettered, summary.failed), (2, 1, 0));
+    assert_eq!((summary.delivery.indexed, summary.delivery.dead_lettered, summary.delivery.failed), (2, 1, 0));
     assert!(summary.undelivered().is_none(), "dead-lettered counts as delivered");
     let id = &ids(&event)[2];
     assert!(standin.document(INDEX, id).is_none());
@@ -155,7 +161,7 @@ fn a_mapping_conflict_goes_to_the_dead_letter_index_with_the_reason() {
     assert_eq!(letter["error_status"], 400);
     assert_eq!(letter["attempts"], 1);
     assert!(letter["error_reason"].as_str().unwrap().contains("Query_time"), "{letter}");
-    let failure = &summary.failures[0];
+    let failure = &summary.delivery.failures[0];
     assert_eq!((failure.id.as_str(), failure.outcome.as_str(), failure.status), (id.as_str(), "dead-lettered", 400));
 }
 
@@ -167,8 +173,8 @@ fn a_413_halves_the_request_until_it_fits() {
     // Room for about three documents per request.
     standin.set_max_body_bytes(6_000);
     let summary = invoke(&handler, &event, Duration::from_secs(30));
-    assert_eq!((summary.indexed, summary.failed, summary.dead_lettered), (16, 0, 0));
-    assert!(summary.requests > 8, "16 → 8+8 → 4+4… : {} requests", summary.requests);
+    assert_eq!((summary.delivery.indexed, summary.delivery.failed, summary.delivery.dead_lettered), (16, 0, 0));
+    assert!(summary.delivery.requests > 8, "16 → 8+8 → 4+4… : {} requests", summary.delivery.requests);
     assert_eq!(standin.count(INDEX), 16);
     for id in ids(&event) {
         assert_eq!(standin.version(INDEX, &id), Some(1), "every document sent once it fitted");
@@ -182,7 +188,7 @@ fn one_document_over_the_clusters_limit_fails_the_invocation_and_says_to_lower_b
     let event = event_of(&slow_queries(2));
     standin.set_max_body_bytes(500);
     let summary = invoke(&handler, &event, Duration::from_secs(30));
-    assert_eq!((summary.indexed, summary.failed, summary.failed_retryable), (0, 2, 0));
+    assert_eq!((summary.delivery.indexed, summary.delivery.failed, summary.delivery.failed_retryable), (0, 2, 0));
     let error = summary.undelivered().unwrap();
     assert_eq!(error.error_type(), "NonRetryable.Refused");
     assert!(error.to_string().contains("BULK_MAX_BYTES"), "{error}");
@@ -200,8 +206,8 @@ fn a_cluster_answering_503_until_the_deadline_gives_a_retryable_error() {
     let summary = invoke(&handler, &event, Duration::from_millis(1500));
     let took = started.elapsed();
     assert!(took < Duration::from_millis(1500), "stopped before the deadline, to report: {took:?}");
-    assert!(summary.requests >= 3, "kept trying while there was time: {} requests", summary.requests);
-    assert_eq!((summary.indexed, summary.failed, summary.failed_retryable), (0, 4, 4));
+    assert!(summary.delivery.requests >= 3, "kept trying while there was time: {} requests", summary.delivery.requests);
+    assert_eq!((summary.delivery.indexed, summary.delivery.failed, summary.delivery.failed_retryable), (0, 4, 4));
     let error = summary.undelivered().unwrap();
     assert_eq!(error.error_type(), "Retryable.Undelivered");
     let message = error.to_string();
@@ -215,7 +221,15 @@ fn a_bad_signature_is_refused_once_not_retried_and_fails_the_invocation() {
     let handler = handler(config(&standin, &[("AWS_SECRET_ACCESS_KEY", "not-the-right-secret")]));
     let event = event_of(&slow_queries(3));
     let summary = invoke(&handler, &event, Duration::from_secs(30));
-    assert_eq!((summary.requests, summary.indexed, summary.failed, summary.refused_requests), (1, 0, 3, 1));
+    assert_eq!(
+        (
+            summary.delivery.requests,
+            summary.delivery.indexed,
+            summary.delivery.failed,
+            summary.delivery.refused_requests
+        ),
+        (1, 0, 3, 1)
+    );
     let error = summary.undelivered().unwrap();
     assert_eq!(error.error_type(), "NonRetryable.Refused");
     let message = error.to_string();
@@ -229,10 +243,10 @@ fn the_wrong_service_name_is_refused_too() {
     let standin = StandIn::start(Auth::SigV4 { service: "aoss" });
     let handler = handler(config(&standin, &[]));
     let summary = invoke(&handler, &event_of(&slow_queries(1)), Duration::from_secs(30));
-    assert_eq!((summary.failed, summary.refused_requests), (1, 1));
+    assert_eq!((summary.delivery.failed, summary.delivery.refused_requests), (1, 1));
     let handler = self::handler(config(&standin, &[("OPENSEARCH_SERVICE", "aoss")]));
     let summary = invoke(&handler, &event_of(&slow_queries(1)), Duration::from_secs(30));
-    assert_eq!((summary.indexed, summary.failed), (1, 0));
+    assert_eq!((summary.delivery.indexed, summary.delivery.failed), (1, 0));
 }
 
 #[test]
@@ -242,7 +256,7 @@ fn serverless_time_series_collections_get_documents_without_ids() {
     let event = event_of(&slow_queries(3));
     let handler = handler(config(&standin, &[("OPENSEARCH_SERVICE", "aoss")]));
     let summary = invoke(&handler, &event, Duration::from_secs(30));
-    assert_eq!((summary.indexed, summary.failed), (3, 0));
+    assert_eq!((summary.delivery.indexed, summary.delivery.failed), (3, 0));
     assert_eq!(standin.count(INDEX), 3);
     assert!(standin.document(INDEX, &ids(&event)[0]).is_none(), "the collection chose the ids");
 
@@ -251,8 +265,12 @@ fn serverless_time_series_collections_get_documents_without_ids() {
     let handler =
         self::handler(config(&standin, &[("OPENSEARCH_SERVICE", "aoss"), ("OPENSEARCH_DOCUMENT_IDS", "true")]));
     let summary = invoke(&handler, &event, Duration::from_secs(30));
-    assert_eq!((summary.indexed, summary.dead_lettered, summary.failed), (0, 0, 3));
-    assert!(summary.failures[0].reason.contains("Document ID is not supported"), "{:?}", summary.failures);
+    assert_eq!((summary.delivery.indexed, summary.delivery.dead_lettered, summary.delivery.failed), (0, 0, 3));
+    assert!(
+        summary.delivery.failures[0].reason.contains("Document ID is not supported"),
+        "{:?}",
+        summary.delivery.failures
+    );
 }
 
 #[test]
@@ -263,8 +281,13 @@ fn gzip_bodies_are_signed_over_the_compressed_bytes_and_accepted() {
     let event = event_of(&slow_queries(20));
     let sent_plain = invoke(&plain, &event, Duration::from_secs(30));
     let sent_gzip = invoke(&gzip, &event, Duration::from_secs(30));
-    assert_eq!((sent_gzip.indexed, sent_gzip.failed), (20, 0));
-    assert!(sent_gzip.bytes * 4 < sent_plain.bytes, "{} gzip vs {} plain bytes", sent_gzip.bytes, sent_plain.bytes);
+    assert_eq!((sent_gzip.delivery.indexed, sent_gzip.delivery.failed), (20, 0));
+    assert!(
+        sent_gzip.delivery.bytes * 4 < sent_plain.delivery.bytes,
+        "{} gzip vs {} plain bytes",
+        sent_gzip.delivery.bytes,
+        sent_plain.delivery.bytes
+    );
     assert_eq!(standin.version(INDEX, &ids(&event)[19]), Some(2), "both runs reached the index");
 }
 
@@ -272,7 +295,7 @@ fn gzip_bodies_are_signed_over_the_compressed_bytes_and_accepted() {
 fn no_auth_reaches_an_open_cluster() {
     let standin = StandIn::start(Auth::None);
     let handler = handler(config(&standin, &[("OPENSEARCH_AUTH", "none")]));
-    assert_eq!(invoke(&handler, &event_of(&slow_queries(2)), Duration::from_secs(30)).indexed, 2);
+    assert_eq!(invoke(&handler, &event_of(&slow_queries(2)), Duration::from_secs(30)).delivery.indexed, 2);
 }
 
 #[test]
@@ -285,9 +308,17 @@ fn basic_auth_reaches_a_self_managed_cluster_and_a_wrong_password_is_a_refusal()
         ))
     };
     let summary = invoke(&basic("s3cret pass:word"), &event_of(&slow_queries(2)), Duration::from_secs(30));
-    assert_eq!((summary.indexed, summary.failed), (2, 0));
+    assert_eq!((summary.delivery.indexed, summary.delivery.failed), (2, 0));
     let summary = invoke(&basic("wrong"), &event_of(&slow_queries(2)), Duration::from_secs(30));
-    assert_eq!((summary.indexed, summary.failed, summary.refused_requests, summary.requests), (0, 2, 1, 1));
+    assert_eq!(
+        (
+            summary.delivery.indexed,
+            summary.delivery.failed,
+            summary.delivery.refused_requests,
+            summary.delivery.requests
+        ),
+        (0, 2, 1, 1)
+    );
     let message = summary.undelivered().unwrap().to_string();
     assert!(message.contains("401") && !message.contains("wrong"), "{message}");
 }
@@ -302,7 +333,7 @@ fn an_oversize_event_is_indexed_truncated_with_its_original_size() {
     );
     let event = event_of(&[huge.clone(), slow_queries(1).remove(0)]);
     let summary = invoke(&handler, &event, Duration::from_secs(30));
-    assert_eq!((summary.indexed, summary.truncated, summary.failed), (2, 1, 0));
+    assert_eq!((summary.delivery.indexed, summary.truncated, summary.delivery.failed), (2, 1, 0));
     let doc = standin.document(INDEX, &ids(&event)[0]).unwrap();
     assert_eq!(doc["@truncated"], true);
     assert_eq!(doc["@original_bytes"], huge.len());
@@ -321,9 +352,17 @@ fn dead_letters_that_cannot_be_written_count_as_retryable_failures() {
         standin.script(Fault::Status(503)); // the dead-letter requests never get through
     }
     let summary = invoke(&handler, &event_of(&messages), Duration::from_millis(1000));
-    assert_eq!((summary.indexed, summary.dead_lettered, summary.failed, summary.failed_retryable), (1, 0, 1, 1));
+    assert_eq!(
+        (
+            summary.delivery.indexed,
+            summary.delivery.dead_lettered,
+            summary.delivery.failed,
+            summary.delivery.failed_retryable
+        ),
+        (1, 0, 1, 1)
+    );
     assert_eq!(summary.undelivered().unwrap().error_type(), "Retryable.Undelivered");
-    assert_eq!(summary.failures[0].outcome, "failed (dead letter not written)");
+    assert_eq!(summary.delivery.failures[0].outcome, "failed (dead letter not written)");
 }
 
 /// A few thousand events through random faults: every event id ends up indexed, dead-lettered,
@@ -392,10 +431,14 @@ fn accounting_no_event_is_lost_or_doubled_under_random_faults() {
             _ => Duration::from_secs(30),
         };
         let summary = invoke(&handler, event, budget);
-        assert_eq!(summary.indexed + summary.dead_lettered + summary.failed, summary.documents, "{summary:?}");
-        retried += summary.retried;
-        dead_lettered += summary.dead_lettered;
-        if summary.failed > 0 {
+        assert_eq!(
+            summary.delivery.indexed + summary.delivery.dead_lettered + summary.delivery.failed,
+            summary.delivery.documents,
+            "{summary:?}"
+        );
+        retried += summary.delivery.retried;
+        dead_lettered += summary.delivery.dead_lettered;
+        if summary.delivery.failed > 0 {
             assert!(summary.undelivered().is_some());
             failed_events.push(event.clone());
         }

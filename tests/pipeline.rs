@@ -31,7 +31,7 @@ async fn golden(event: &str, expected: &str) -> Summary {
 #[tokio::test]
 async fn rds_mysql_slowquery_batch_matches_golden_ndjson() {
     let summary = golden("rds-mysql80-slowquery.json", "rds-mysql80-slowquery.ndjson").await;
-    assert_eq!((summary.events, summary.slow_queries, summary.documents), (5, 5, 5));
+    assert_eq!((summary.events, summary.slow_queries, summary.delivery.documents), (5, 5, 5));
 }
 
 #[tokio::test]
@@ -56,7 +56,7 @@ async fn extracted_fields_match_golden_ndjson() {
 async fn control_message_is_skipped_and_reported() {
     let (result, body) = run("control-message.json", Config::default()).await;
     let summary = result.unwrap();
-    assert_eq!((summary.control_messages, summary.documents), (1, 0));
+    assert_eq!((summary.control_messages, summary.delivery.documents), (1, 0));
     assert!(body.is_empty());
 }
 
@@ -64,7 +64,7 @@ async fn control_message_is_skipped_and_reported() {
 async fn kinesis_records_are_all_indexed_and_their_control_message_skipped() {
     let (result, body) = run("kinesis-cross-account.json", Config::default()).await;
     let summary = result.unwrap();
-    assert_eq!((summary.batches, summary.control_messages, summary.documents), (3, 1, 4));
+    assert_eq!((summary.batches, summary.control_messages, summary.delivery.documents), (3, 1, 4));
     let indices: Vec<String> = body
         .lines()
         .step_by(2)
@@ -101,7 +101,7 @@ async fn configured_prefix_and_legacy_type_reach_the_action_lines() {
 async fn a_corrupt_entry_is_indexed_with_warnings_not_dropped() {
     let (result, body) = run("on-failure-destination.json", Config::default()).await;
     let summary = result.unwrap();
-    assert_eq!((summary.documents, summary.with_warnings), (2, 1));
+    assert_eq!((summary.delivery.documents, summary.with_warnings), (2, 1));
     let corrupt: Value = serde_json::from_str(body.lines().nth(3).unwrap()).unwrap();
     assert!(corrupt["@parse_warnings"][0].as_str().unwrap().starts_with("Query_time:"));
     assert!(corrupt["@message"].as_str().unwrap().contains("18446744073708.796870.000036"));
