@@ -79,6 +79,8 @@ fn every_contract_field_is_mapped() {
         "@log_group",
         "@log_stream",
         "@parse_warnings",
+        "@truncated",
+        "@original_bytes",
         "Time",
         "User@Host",
         "User",
