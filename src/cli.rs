@@ -42,16 +42,22 @@ With AWS_LAMBDA_RUNTIME_API set (inside AWS Lambda), the binary runs as the Lamb
 /// OpenSearch documents and `_bulk` bodies.
 ///
 /// The same binary is the AWS Lambda function (when AWS_LAMBDA_RUNTIME_API is set) and this tool.
-/// With no OpenSearch endpoint configured, both commands print the `_bulk` body on stdout and a
-/// summary on stderr.
+/// With an OpenSearch endpoint (--endpoint or OPENSEARCH_ENDPOINT) both commands send, with the
+/// Lambda's retries and dead-letter index; without one they print the `_bulk` body on stdout.
+/// Either way a summary goes to stderr.
 #[derive(Debug, Parser)]
 #[command(name = "logs-to-opensearch", version, after_help = AFTER_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Send to this OpenSearch endpoint (overrides OPENSEARCH_ENDPOINT), e.g.
-    /// https://search-logs-abc123.eu-west-1.es.amazonaws.com or http://127.0.0.1:9200.
-    #[arg(long, global = true, value_name = "URL")]
+    /// Send to this OpenSearch endpoint (overrides OPENSEARCH_ENDPOINT).
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        long_help = "Send to this OpenSearch endpoint (overrides OPENSEARCH_ENDPOINT), e.g.\n\
+                     https://search-logs-abc123.eu-west-1.es.amazonaws.com or http://127.0.0.1:9200"
+    )]
     pub endpoint: Option<String>,
     /// How long to keep retrying a batch's failed items before giving up on them.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]

@@ -3,7 +3,7 @@
 //! Built once per execution environment (configuration, OpenSearch client with its connection
 //! pool), reused by every invocation. Each invocation gets the runtime's deadline, so retries stop
 //! in time to report; it logs one summary line, prints the same counts as a CloudWatch Embedded
-//! Metric Format line, and answers with the [`Summary`](crate::handler::Summary), or fails with
+//! Metric Format line, and answers with the [`Summary`], or fails with
 //! an error whose `errorType` says whether a retry can help (`Retryable.…` / `NonRetryable.…`) when
 //! documents were neither indexed nor dead-lettered. Without `OPENSEARCH_ENDPOINT`, documents are
 //! written to the function's log as a `_bulk` body (a dry run), and a warning at start says so.
