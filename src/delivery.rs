@@ -432,10 +432,17 @@ fn is_retryable(error: &ItemError) -> bool {
 }
 
 fn failed_item(batch: &BulkBatch, failure: &Failure, outcome: &str) -> FailedItem {
-    let (index, id) = item_target(batch.item(failure.item));
+    let item = batch.item(failure.item);
+    let (index, id) = item_target(item);
+    // Without `_id` in the action line (Serverless), the event id is still the document's `@id`.
+    let id = id.unwrap_or_else(|| {
+        let source_line = item.split(|b| *b == b'\n').nth(1).unwrap_or_default();
+        let source: serde_json::Value = serde_json::from_slice(source_line).unwrap_or_default();
+        source["@id"].as_str().unwrap_or_default().to_owned()
+    });
     FailedItem {
         index,
-        id: id.unwrap_or_default(),
+        id,
         status: failure.error.status,
         error_type: failure.error.kind.clone(),
         reason: failure.error.reason.clone(),

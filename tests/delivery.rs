@@ -271,6 +271,12 @@ fn serverless_time_series_collections_get_documents_without_ids() {
         "{:?}",
         summary.delivery.failures
     );
+
+    // Without ids, a refused item is still reported under its event id.
+    let handler = self::handler(config(&standin, &[("OPENSEARCH_SERVICE", "aoss")]));
+    let summary = invoke(&handler, &event_of(&[r#"{"Query_time": "slow"}"#.to_owned()]), Duration::from_secs(30));
+    assert_eq!(summary.delivery.dead_lettered, 1);
+    assert_eq!(summary.delivery.failures[0].id, "3700".to_owned() + &"0".repeat(52));
 }
 
 #[test]
