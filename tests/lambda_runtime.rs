@@ -107,6 +107,30 @@ fn runtime_api(state: &Mutex<State>, request: Request) -> Reply {
     Reply::Now(Response::json(404, &serde_json::json!({"message": "not found"})))
 }
 
+/// Runs the real binary as a Lambda function against `api` with `env` (every configuration
+/// variable cleared first, plus what Lambda always sets) until it has answered `count`
+/// invocations; returns the answers and its stdout.
+fn run_function(api: &FakeRuntimeApi, env: &[(&str, &str)], count: usize) -> (Vec<Answer>, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_logs-to-opensearch"));
+    for var in logs_to_opensearch::config::VARIABLES {
+        command.env_remove(var);
+    }
+    command
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "logs-to-opensearch")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let answers = api.wait_for_answers(count, &mut child);
+    child.kill().ok();
+    let output = child.wait_with_output().unwrap();
+    (answers, String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 #[test]
 fn runs_as_a_lambda_function_and_answers_each_invocation() {
     let event = |name: &str| std::fs::read(common::fixture(&format!("events/{name}"))).unwrap();
@@ -116,22 +140,7 @@ fn runs_as_a_lambda_function_and_answers_each_invocation() {
         ("req-3".into(), event("control-message.json")),
         ("req-4".into(), event("kinesis-cross-account.json")),
     ]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logs-to-opensearch"))
-        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "logs-to-opensearch")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env_remove("INDEX_PREFIX")
-        .env_remove("INDEX_TYPE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let answers = api.wait_for_answers(4, &mut child);
-    child.kill().ok();
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let (answers, stdout) = run_function(&api, &[], 4);
 
     let by_id = |id: &str| answers.iter().find(|a| a.request_id == id).unwrap_or_else(|| panic!("no answer for {id}"));
     let first = by_id("req-1");
@@ -181,27 +190,15 @@ fn sends_to_opensearch_reports_metrics_and_fails_retryably_when_the_cluster_is_d
         vec![("req-1".into(), event("rds-mysql80-slowquery.json")), ("req-2".into(), event("mariadb-slowquery.json"))],
         Duration::from_millis(2500),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logs-to-opensearch"))
-        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "rds-slowlogs")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("OPENSEARCH_ENDPOINT", &standin.url)
-        .env("AWS_REGION", standin::REGION)
-        .env("AWS_ACCESS_KEY_ID", standin::ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", standin::SECRET_KEY)
-        .env("AWS_SESSION_TOKEN", "token")
-        .env_remove("INDEX_PREFIX")
-        .env_remove("OPENSEARCH_AUTH")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let answers = api.wait_for_answers(2, &mut child);
-    child.kill().ok();
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let env = [
+        ("AWS_LAMBDA_FUNCTION_NAME", "rds-slowlogs"),
+        ("OPENSEARCH_ENDPOINT", standin.url.as_str()),
+        ("AWS_REGION", standin::REGION),
+        ("AWS_ACCESS_KEY_ID", standin::ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", standin::SECRET_KEY),
+        ("AWS_SESSION_TOKEN", "token"),
+    ];
+    let (answers, stdout) = run_function(&api, &env, 2);
 
     let first = answers.iter().find(|a| a.request_id == "req-1").unwrap();
     assert_eq!(first.kind, "response");
