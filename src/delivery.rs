@@ -239,6 +239,8 @@ impl OpenSearchSink {
     ) -> Leftovers {
         let mut leftovers = Leftovers::default();
         let mut attempts = vec![0u32; batch.len()];
+        // Each item's latest failure, so one that runs out of time is reported with its real cause.
+        let mut last_error: Vec<Option<ItemError>> = vec![None; batch.len()];
         let mut pending = items;
         let mut round = 0u32;
         while !pending.is_empty() {
@@ -249,12 +251,14 @@ impl OpenSearchSink {
             requests.reverse(); // a stack, so a 413's halves go next, in order
             while let Some(request) = requests.pop() {
                 let Some(timeout) = self.attempt_timeout(deadline) else {
-                    let error = ItemError {
+                    let out_of_time = ItemError {
                         status: 0,
                         kind: "deadline".into(),
                         reason: "no time left in the invocation".into(),
                     };
-                    retry.extend(request.iter().map(|&i| (i, error.clone())));
+                    retry.extend(
+                        request.iter().map(|&i| (i, last_error[i].take().unwrap_or_else(|| out_of_time.clone()))),
+                    );
                     continue;
                 };
                 let mut body = Vec::with_capacity(request.iter().map(|&i| batch.item(i).len()).sum());
@@ -333,7 +337,13 @@ impl OpenSearchSink {
             report.retried += retry.len();
             tokio::time::sleep(pause).await;
             retry.sort_unstable_by_key(|(i, _)| *i);
-            pending = retry.into_iter().map(|(i, _)| i).collect();
+            pending = retry
+                .into_iter()
+                .map(|(i, error)| {
+                    last_error[i] = Some(error);
+                    i
+                })
+                .collect();
         }
         leftovers
     }
