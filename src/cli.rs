@@ -6,13 +6,14 @@
 //! one-line summary goes to stderr, and the exit status is 1 when documents were neither indexed
 //! nor dead-lettered. Owns argument parsing and file I/O; `main` only dispatches here.
 
+use crate::alert::notify::{Notifier, Output};
 use crate::config::{Config, RawConfig};
 use crate::delivery::Destination;
 use crate::event::{self, LogsData};
 use crate::handler::{Handler, Sink, Summary};
 use crate::slowlog_file::{EntrySplitter, EventMaker};
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
@@ -31,7 +32,20 @@ Environment (the Lambda's variables; README.md has the full table):
   INDEX_PREFIX                first part of every index name (default: cwl)
                               /aws/rds/instance/db-1/slowquery on 2026-11-21 → cwl-aws-rds-instance-db-1-slowquery-2026.11.21
   INDEX_TYPE                  legacy _type for Elasticsearch 6 domains (default: none; OpenSearch refuses it)
+  REDACT_QUERY_LITERALS       true: mask string and number literals in Query, @message and alerts
   RUST_LOG                    log level on stderr (default: warn)
+
+Alerts (with --alerts send; the default, print, shows them on stderr):
+  SLOW_QUERY_ALERT_SECONDS    alert when Query_time is at or above this (e.g. 5)
+  SLOW_QUERY_ALERT_MIN_ROWS_EXAMINED, SLOW_QUERY_ALERT_IGNORE_USERS (default: rdsadmin),
+  SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS
+                              refinements of the slow-query rule
+  ALERT_MARKERS               alert on messages containing one of these: [CRITICAL],[ALERT]
+  ALERT_WHEN                  alert on field conditions: status>=500 && path!=/health, level==FATAL
+  ALERT_MAX_MESSAGES          messages per run (default: 5); the rest are summarised in the last
+  SLACK_WEBHOOK_URL           the Slack incoming webhook (or SLACK_WEBHOOK_SECRET_ARN /
+                              SLACK_WEBHOOK_PARAMETER, read through the Lambda extension)
+  DASHBOARDS_URL              OpenSearch Dashboards URL for the message's Discover button
 
 Exit status: 0 when every document was indexed or dead-lettered (or printed), 1 when some were
 not (the summary says why), 2 for invalid configuration.
@@ -62,6 +76,27 @@ pub struct Cli {
     /// How long to keep retrying a batch's failed items before giving up on them.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub retry_for: u64,
+    /// What to do with alerts: print them on stderr (default), send them to Slack, or skip them.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "MODE",
+        default_value_t = AlertMode::Print,
+        long_help = "What to do with alerts (SLOW_QUERY_ALERT_SECONDS, ALERT_MARKERS, ALERT_WHEN):\n\
+                     print (default) shows on stderr the messages that would be sent, so a backfill\n\
+                     never spams a channel by accident; send posts them to the Slack webhook\n\
+                     (SLACK_WEBHOOK_URL); off skips alerting. Alerts are grouped over the whole run."
+    )]
+    pub alerts: AlertMode,
+}
+
+/// `--alerts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlertMode {
+    Off,
+    Print,
+    Send,
 }
 
 impl Cli {
@@ -69,6 +104,23 @@ impl Cli {
     pub fn override_config(&self, raw: &mut RawConfig) {
         if let Some(endpoint) = &self.endpoint {
             raw.set("OPENSEARCH_ENDPOINT", endpoint.clone());
+        }
+    }
+
+    /// Where alerts go with `--alerts`, given the configuration; an error explains a `send` that
+    /// cannot send.
+    pub fn alert_output(&self, config: &Config) -> Result<Output, String> {
+        match self.alerts {
+            AlertMode::Off => Ok(Output::Off),
+            AlertMode::Print => Ok(Output::Stderr),
+            AlertMode::Send if config.alerts.webhook.is_none() => Err(
+                "--alerts send needs a webhook: set SLACK_WEBHOOK_URL (or SLACK_WEBHOOK_SECRET_ARN / SLACK_WEBHOOK_PARAMETER inside Lambda)"
+                    .to_owned(),
+            ),
+            AlertMode::Send if config.alerts.rules.is_empty() => Err(
+                "--alerts send needs a rule: set SLOW_QUERY_ALERT_SECONDS, ALERT_MARKERS or ALERT_WHEN".to_owned(),
+            ),
+            AlertMode::Send => Ok(Output::Slack),
         }
     }
 }
@@ -116,11 +168,12 @@ pub enum Command {
 
 /// Runs the CLI command: sends (or prints the `_bulk` body on stdout), then prints the one-line
 /// summary on stderr; fails when documents were neither indexed nor dead-lettered.
-pub async fn run(cli: Cli, config: Config) -> Result<()> {
+pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
     let config = Arc::new(config);
     let sink = Destination::from_config(&config, BufWriter::with_capacity(1 << 16, io::stdout().lock()))?;
     let sends = sink.sends();
-    let handler = Handler::new(Arc::clone(&config), sink);
+    let notifier = Notifier::new(&config.alerts, config.redact_literals, alerts)?;
+    let handler = Handler::new(Arc::clone(&config), sink).with_notifier(notifier);
     let retry_for = Duration::from_secs(cli.retry_for);
     let started = Instant::now();
     let mut summary = match cli.command {
@@ -191,17 +244,20 @@ async fn slowlog<S: Sink>(
     };
     let mut summary = Summary::default();
     let mut batch = new_batch();
+    // Alerts are grouped over the whole file: a backfill makes at most ALERT_MAX_MESSAGES.
+    let mut collector = handler.collector();
     for entry in EntrySplitter::new(reader) {
         let entry = entry.with_context(|| format!("{}: read failed", display(path)))?;
         batch.log_events.push(maker.event(entry));
         if batch.log_events.len() == batch_size {
             let full = std::mem::replace(&mut batch, new_batch());
-            summary.add(&handler.handle_batch(full, Instant::now() + retry_for).await?);
+            summary.add(&handler.handle_batch(full, Instant::now() + retry_for, &mut collector).await?);
         }
     }
     if !batch.log_events.is_empty() {
-        summary.add(&handler.handle_batch(batch, Instant::now() + retry_for).await?);
+        summary.add(&handler.handle_batch(batch, Instant::now() + retry_for, &mut collector).await?);
     }
+    summary.alerts = handler.alert(collector, Instant::now() + retry_for).await;
     Ok(summary)
 }
 

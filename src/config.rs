@@ -20,7 +20,22 @@
 //! | `METRICS_NAMESPACE` | `LogsToOpenSearch` | CloudWatch namespace of the Embedded Metric Format line (Lambda only) |
 //! | `AWS_REGION` (or `AWS_DEFAULT_REGION`), `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` | set by Lambda | SigV4 credentials |
 //! | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda | the metrics' `FunctionName` dimension |
+//! | `SLOW_QUERY_ALERT_SECONDS` | unset | alert on slow queries whose `Query_time` is at or above this |
+//! | `SLOW_QUERY_ALERT_MIN_ROWS_EXAMINED` | unset | … and whose `Rows_examined` is at or above this |
+//! | `SLOW_QUERY_ALERT_IGNORE_USERS` | `rdsadmin` | users whose queries never alert (`,`-separated; `none` for none) |
+//! | `SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS` | unset | `Fingerprint_id`s that never alert (`,`-separated) |
+//! | `ALERT_MARKERS` | unset | alert on messages containing one of these (`,`-separated: `[CRITICAL],[ALERT]`) |
+//! | `ALERT_WHEN` | unset | alert on field conditions (`status>=500 && path!=/health, level==FATAL`) |
+//! | `ALERT_MAX_MESSAGES` | `5` | messages per invocation; the rest are summarised in the last one |
+//! | `SLACK_WEBHOOK_URL` | unset | the incoming webhook (a secret) … |
+//! | `SLACK_WEBHOOK_SECRET_ARN` | unset | … or the Secrets Manager secret holding it … |
+//! | `SLACK_WEBHOOK_PARAMETER` | unset | … or the SSM parameter holding it (both read through the Parameters and Secrets extension) |
+//! | `SLACK_TIMEOUT_SECONDS` | `3` | one Slack request's timeout |
+//! | `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` | `2773` | the extension's port (the extension's own variable) |
+//! | `DASHBOARDS_URL` | unset | OpenSearch Dashboards / Kibana base URL, for the message's Discover button |
+//! | `REDACT_QUERY_LITERALS` | `false` | `true`: mask string and number literals in `Query`, `@message` and alerts |
 
+use crate::alert::{self, Rules, SlowQueryRule};
 use crate::index_name::is_forbidden;
 use opensearch::http::Url;
 use std::collections::BTreeMap;
@@ -47,6 +62,20 @@ pub const VARIABLES: &[&str] = &[
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_LAMBDA_FUNCTION_NAME",
+    "SLOW_QUERY_ALERT_SECONDS",
+    "SLOW_QUERY_ALERT_MIN_ROWS_EXAMINED",
+    "SLOW_QUERY_ALERT_IGNORE_USERS",
+    "SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS",
+    "ALERT_MARKERS",
+    "ALERT_WHEN",
+    "ALERT_MAX_MESSAGES",
+    "SLACK_WEBHOOK_URL",
+    "SLACK_WEBHOOK_SECRET_ARN",
+    "SLACK_WEBHOOK_PARAMETER",
+    "SLACK_TIMEOUT_SECONDS",
+    "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+    "DASHBOARDS_URL",
+    "REDACT_QUERY_LITERALS",
 ];
 
 const DEFAULT_INDEX_PREFIX: &str = "cwl";
@@ -59,6 +88,11 @@ pub const MIN_BULK_MAX_BYTES: usize = 64 * 1024;
 pub const MAX_BULK_MAX_BYTES: usize = 100 * 1024 * 1024;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_METRICS_NAMESPACE: &str = "LogsToOpenSearch";
+const DEFAULT_ALERT_MAX_MESSAGES: usize = 5;
+const DEFAULT_SLACK_TIMEOUT: Duration = Duration::from_secs(3);
+const DEFAULT_EXTENSION_PORT: u16 = 2773;
+/// RDS's own maintenance user: its queries are not the application's.
+const DEFAULT_IGNORED_USERS: &[&str] = &["rdsadmin"];
 
 /// A value that must never be printed: `Debug` shows `<redacted>`, and there is no `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -94,6 +128,9 @@ pub struct Config {
     /// Where to send; `None` is a dry run that prints the `_bulk` body.
     pub opensearch: Option<OpenSearchConfig>,
     pub metrics: MetricsConfig,
+    pub alerts: AlertConfig,
+    /// Mask string and number literals in `Query`, `@message` and alert messages.
+    pub redact_literals: bool,
 }
 
 impl Default for Config {
@@ -105,7 +142,62 @@ impl Default for Config {
             document_ids: true,
             opensearch: None,
             metrics: MetricsConfig::default(),
+            alerts: AlertConfig::default(),
+            redact_literals: false,
         }
+    }
+}
+
+/// Alert rules and where messages go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertConfig {
+    pub rules: Rules,
+    /// Messages per invocation; the rest are summarised in the last one.
+    pub max_messages: usize,
+    /// Where the Slack webhook URL comes from; `None`: alerts are printed or logged, not sent.
+    pub webhook: Option<WebhookSource>,
+    /// One Slack request's timeout.
+    pub timeout: Duration,
+    pub extension: ExtensionConfig,
+    /// OpenSearch Dashboards / Kibana, for the message's "Open in Discover" button.
+    pub dashboards_url: Option<Url>,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            rules: Rules::default(),
+            max_messages: DEFAULT_ALERT_MAX_MESSAGES,
+            webhook: None,
+            timeout: DEFAULT_SLACK_TIMEOUT,
+            extension: ExtensionConfig::default(),
+            dashboards_url: None,
+        }
+    }
+}
+
+/// Where the webhook URL (a secret) comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookSource {
+    /// `SLACK_WEBHOOK_URL`.
+    Url(Secret),
+    /// `SLACK_WEBHOOK_SECRET_ARN`: a Secrets Manager secret id, read through the extension.
+    Secret(String),
+    /// `SLACK_WEBHOOK_PARAMETER`: an SSM parameter name, read through the extension.
+    Parameter(String),
+}
+
+/// The AWS Parameters and Secrets Lambda Extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionConfig {
+    pub port: u16,
+    /// `AWS_SESSION_TOKEN`, which the extension wants in `X-Aws-Parameters-Secrets-Token`.
+    pub token: Option<Secret>,
+}
+
+impl Default for ExtensionConfig {
+    fn default() -> Self {
+        ExtensionConfig { port: DEFAULT_EXTENSION_PORT, token: None }
     }
 }
 
@@ -180,6 +272,25 @@ pub enum ConfigError {
     Missing { name: &'static str, because: &'static str },
     #[error("METRICS_NAMESPACE must be 1 to 255 characters without ':' ; got {value:?}")]
     MetricsNamespace { value: String },
+    #[error("{name}: {problem}")]
+    Rule { name: &'static str, problem: alert::RuleError },
+    #[error(
+        "SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS must list Fingerprint_id values (16 hexadecimal digits, as in the documents); got {value:?}"
+    )]
+    Fingerprint { value: String },
+    #[error("{name} must be an http:// or https:// URL: {problem}; got {value:?}")]
+    Url { name: &'static str, value: String, problem: String },
+    #[error(
+        "SLACK_WEBHOOK_URL must be an incoming webhook URL (https://hooks.slack.com/services/…): {problem}; \
+         the value is not shown because it is a secret"
+    )]
+    WebhookUrl { problem: &'static str },
+    #[error(
+        "set only one of SLACK_WEBHOOK_URL, SLACK_WEBHOOK_SECRET_ARN and SLACK_WEBHOOK_PARAMETER; {names} are set"
+    )]
+    WebhookSources { names: String },
+    #[error("{name} must be a secret ARN, a name or a parameter path without spaces, at most 2048 characters; got {value:?}")]
+    ResourceName { name: &'static str, value: String },
 }
 
 /// The variables as found (empty counts as unset).
@@ -321,7 +432,156 @@ impl RawConfig {
                 Some(OpenSearchConfig { endpoint, auth, compression, timeout })
             }
         };
-        Ok(Config { index_prefix, index_type, bulk_max_bytes, document_ids, opensearch, metrics })
+        let redact_literals = self.get("REDACT_QUERY_LITERALS").is_some()
+            && one_of(&self, "REDACT_QUERY_LITERALS", &["false", "true"], "true or false")? == "true";
+        let alerts = self.alert_config()?;
+        Ok(Config {
+            index_prefix,
+            index_type,
+            bulk_max_bytes,
+            document_ids,
+            opensearch,
+            metrics,
+            alerts,
+            redact_literals,
+        })
+    }
+
+    fn alert_config(&self) -> Result<AlertConfig, ConfigError> {
+        let rule = |name: &'static str, problem| ConfigError::Rule { name, problem };
+        let list = |name: &'static str| -> Vec<String> {
+            self.get(name).map_or_else(Vec::new, |v| {
+                v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+            })
+        };
+        let slow_query = match self.get("SLOW_QUERY_ALERT_SECONDS") {
+            None => None,
+            Some(value) => {
+                let seconds = match value.trim().parse::<f64>() {
+                    Ok(s) if s > 0.0 && s.is_finite() => s,
+                    _ => {
+                        return Err(ConfigError::Number {
+                            name: "SLOW_QUERY_ALERT_SECONDS",
+                            rule: "a positive number of seconds (Query_time at or above it alerts)",
+                            value: value.to_owned(),
+                        })
+                    }
+                };
+                let min_rows_examined = match self.get("SLOW_QUERY_ALERT_MIN_ROWS_EXAMINED") {
+                    None => None,
+                    Some(value) => match value.trim().parse::<i64>() {
+                        Ok(n) if n >= 0 => Some(n),
+                        _ => {
+                            return Err(ConfigError::Number {
+                                name: "SLOW_QUERY_ALERT_MIN_ROWS_EXAMINED",
+                                rule: "a whole number of rows, 0 or more",
+                                value: value.to_owned(),
+                            })
+                        }
+                    },
+                };
+                let ignore_users = match self.get("SLOW_QUERY_ALERT_IGNORE_USERS") {
+                    None => DEFAULT_IGNORED_USERS.iter().map(|u| (*u).to_owned()).collect(),
+                    Some(v) if v.trim().eq_ignore_ascii_case("none") => Vec::new(),
+                    Some(_) => list("SLOW_QUERY_ALERT_IGNORE_USERS"),
+                };
+                let mut ignore_fingerprints = Vec::new();
+                for id in list("SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS") {
+                    let hex = id.strip_prefix("0x").or_else(|| id.strip_prefix("0X")).unwrap_or(&id);
+                    if hex.len() != 16 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                        return Err(ConfigError::Fingerprint { value: id });
+                    }
+                    ignore_fingerprints.push(hex.to_ascii_uppercase());
+                }
+                Some(SlowQueryRule { seconds, min_rows_examined, ignore_users, ignore_fingerprints })
+            }
+        };
+        let markers = match self.get("ALERT_MARKERS") {
+            None => Vec::new(),
+            Some(value) => alert::parse_markers(value).map_err(|e| rule("ALERT_MARKERS", e))?,
+        };
+        let when = match self.get("ALERT_WHEN") {
+            None => Vec::new(),
+            Some(value) => alert::parse_when(value).map_err(|e| rule("ALERT_WHEN", e))?,
+        };
+        let max_messages = match self.get("ALERT_MAX_MESSAGES") {
+            None => DEFAULT_ALERT_MAX_MESSAGES,
+            Some(value) => match value.trim().parse::<usize>() {
+                Ok(n) if (1..=50).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError::Number {
+                        name: "ALERT_MAX_MESSAGES",
+                        rule: "a number of messages per invocation from 1 to 50",
+                        value: value.to_owned(),
+                    })
+                }
+            },
+        };
+        let sources: Vec<&'static str> = ["SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_SECRET_ARN", "SLACK_WEBHOOK_PARAMETER"]
+            .into_iter()
+            .filter(|name| self.get(name).is_some())
+            .collect();
+        if sources.len() > 1 {
+            return Err(ConfigError::WebhookSources { names: sources.join(" and ") });
+        }
+        let resource = |name: &'static str, value: &str| {
+            let value = value.trim();
+            if value.is_empty() || value.len() > 2048 || value.contains(char::is_whitespace) {
+                Err(ConfigError::ResourceName { name, value: value.to_owned() })
+            } else {
+                Ok(value.to_owned())
+            }
+        };
+        let webhook = match sources.first().copied() {
+            None => None,
+            Some("SLACK_WEBHOOK_URL") => {
+                let value = self.get("SLACK_WEBHOOK_URL").unwrap_or_default();
+                crate::alert::notify::webhook_url(value).map_err(|problem| ConfigError::WebhookUrl { problem })?;
+                Some(WebhookSource::Url(Secret::new(value.trim())))
+            }
+            Some(name @ "SLACK_WEBHOOK_SECRET_ARN") => {
+                Some(WebhookSource::Secret(resource(name, self.get(name).unwrap_or_default())?))
+            }
+            Some(name) => Some(WebhookSource::Parameter(resource(name, self.get(name).unwrap_or_default())?)),
+        };
+        let timeout = match self.get("SLACK_TIMEOUT_SECONDS") {
+            None => DEFAULT_SLACK_TIMEOUT,
+            Some(value) => match value.trim().parse::<f64>() {
+                Ok(s) if s > 0.0 && s <= 30.0 => Duration::from_secs_f64(s),
+                _ => {
+                    return Err(ConfigError::Number {
+                        name: "SLACK_TIMEOUT_SECONDS",
+                        rule: "a number of seconds above 0 and at most 30",
+                        value: value.to_owned(),
+                    })
+                }
+            },
+        };
+        let port = match self.get("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT") {
+            None => DEFAULT_EXTENSION_PORT,
+            Some(value) => match value.trim().parse::<u16>() {
+                Ok(port) if port > 0 => port,
+                _ => {
+                    return Err(ConfigError::Number {
+                        name: "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+                        rule: "a TCP port from 1 to 65535",
+                        value: value.to_owned(),
+                    })
+                }
+            },
+        };
+        let dashboards_url = match self.get("DASHBOARDS_URL") {
+            None => None,
+            Some(value) => Some(parse_url("DASHBOARDS_URL", value)?),
+        };
+        Ok(AlertConfig {
+            rules: Rules { slow_query, markers, when },
+            max_messages,
+            webhook,
+            timeout,
+            extension: ExtensionConfig { port, token: self.get("AWS_SESSION_TOKEN").map(Secret::new) },
+            dashboards_url,
+        })
     }
 
     fn require(&self, name: &'static str, because: &'static str) -> Result<&str, ConfigError> {
@@ -367,6 +627,22 @@ fn parse_endpoint(value: &str) -> Result<Url, ConfigError> {
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
         url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// An `http://` or `https://` URL without user, query or fragment (`DASHBOARDS_URL`).
+fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let problem = |problem: &str| ConfigError::Url { name, value: value.to_owned(), problem: problem.to_owned() };
+    let url = Url::parse(value.trim()).map_err(|e| problem(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(problem("the scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(problem("there is no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+        return Err(problem("a user name, password, query string or fragment is not allowed"));
     }
     Ok(url)
 }

@@ -15,6 +15,7 @@
 use crate::event::LogEvent;
 use crate::index_name::GroupIndex;
 use crate::json::ObjectWriter;
+use crate::redact;
 use crate::slowlog::{self, FieldValue, SlowQuery};
 use chrono::DateTime;
 use md5::{Digest, Md5};
@@ -137,12 +138,21 @@ pub struct DocumentBuilder {
     index: GroupIndex,
     /// The day (since the epoch) and its `YYYY-MM-DDT` prefix.
     last_date: Option<(i64, String)>,
+    /// Mask literals in `Query` and `@message` of slow queries (`REDACT_QUERY_LITERALS`).
+    redact_literals: bool,
 }
 
 impl DocumentBuilder {
     pub fn new(index_prefix: &str, meta: StreamMeta) -> Self {
         let index = GroupIndex::new(index_prefix, &meta.log_group);
-        DocumentBuilder { meta: Arc::new(meta), index, last_date: None }
+        DocumentBuilder { meta: Arc::new(meta), index, last_date: None, redact_literals: false }
+    }
+
+    /// Masks string and number literals in `Query` and `@message` of slow-query documents (they
+    /// may be personal data); `Fingerprint` and the ids stay as they are without masking.
+    pub fn redact_literals(mut self, on: bool) -> Self {
+        self.redact_literals = on;
+        self
     }
 
     /// One event → one document. Never fails.
@@ -166,8 +176,14 @@ impl DocumentBuilder {
             id
         };
 
+        let mut message = message;
         let body = if let Some(mut query) = slowlog::parse(&message) {
             warnings.append(&mut query.warnings);
+            if self.redact_literals {
+                // After the id and fingerprint are made from the original text.
+                query.query = query.query.as_deref().map(redact::mask_literals);
+                message = redact::mask_entry(&message);
+            }
             Body::SlowQuery(Box::new(query))
         } else if let Some(fields) = extracted_fields.filter(|f| !f.is_empty()) {
             Body::Fields(from_extracted_fields(fields))

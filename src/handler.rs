@@ -9,6 +9,8 @@
 //! Errors are typed per boundary and mapped to a Lambda [`Diagnostic`] whose `errorType` starts
 //! with `Retryable` or `NonRetryable`, so whoever reads it knows whether a retry can help.
 
+use crate::alert::notify::{AlertReport, Notifier};
+use crate::alert::{Collector, NO_RULES};
 use crate::bulk::{BulkBatch, Encoder};
 use crate::config::Config;
 use crate::document::{Body, Document, DocumentBuilder, StreamMeta};
@@ -170,6 +172,9 @@ pub struct Summary {
     /// What the sink did: attempted, indexed, dead-lettered, failed, … (flattened in the JSON).
     #[serde(flatten)]
     pub delivery: SinkReport,
+    /// What alerting did (flattened in the JSON).
+    #[serde(flatten)]
+    pub alerts: AlertReport,
 }
 
 impl Summary {
@@ -185,6 +190,7 @@ impl Summary {
         self.truncated += other.truncated;
         self.duration_ms += other.duration_ms;
         self.delivery.add(&other.delivery);
+        self.alerts.add(&other.alerts);
     }
 
     /// One human line; `sent` says whether the sink sends (else it is a dry run).
@@ -220,6 +226,22 @@ impl Summary {
         }
         if self.control_messages > 0 {
             line.push_str(&format!("; skipped {} CloudWatch control message(s)", self.control_messages));
+        }
+        let a = &self.alerts;
+        if a.alert_entries > 0 {
+            line.push_str(&format!(
+                "; alerts: {} matching entr{} → {} message{}",
+                a.alert_entries,
+                if a.alert_entries == 1 { "y" } else { "ies" },
+                a.alert_messages,
+                if a.alert_messages == 1 { "" } else { "s" }
+            ));
+            if a.alerts_sent + a.alerts_failed + a.alerts_rate_limited > 0 {
+                line.push_str(&format!(
+                    " ({} sent, {} failed, {} rate-limited)",
+                    a.alerts_sent, a.alerts_failed, a.alerts_rate_limited
+                ));
+            }
         }
         line
     }
@@ -314,7 +336,7 @@ pub fn encode_logs(config: &Config, data: LogsData, mut inspect: impl FnMut(&Doc
     let approximate_bytes = data.log_events.iter().map(|e| e.message.len() * 2 + 256).sum();
     let mut batch = BulkBatch::with_capacity(approximate_bytes, data.log_events.len());
     let meta = StreamMeta { owner: data.owner, log_group: data.log_group, log_stream: data.log_stream };
-    let mut builder = DocumentBuilder::new(&config.index_prefix, meta);
+    let mut builder = DocumentBuilder::new(&config.index_prefix, meta).redact_literals(config.redact_literals);
     for event in data.log_events {
         let mut doc = builder.build(event);
         match doc.body {
@@ -334,17 +356,38 @@ pub fn encode_logs(config: &Config, data: LogsData, mut inspect: impl FnMut(&Doc
     (batch, summary)
 }
 
-/// Holds what lives across invocations: the configuration and the sink.
+/// Holds what lives across invocations: the configuration, the sink and the alert notifier.
 pub struct Handler<S> {
     config: Arc<Config>,
     sink: S,
+    notifier: Notifier,
     /// Parse warnings logged since the invocation started.
     warnings_logged: AtomicUsize,
 }
 
 impl<S: Sink> Handler<S> {
     pub fn new(config: Arc<Config>, sink: S) -> Self {
-        Handler { config, sink, warnings_logged: AtomicUsize::new(0) }
+        Handler { config, sink, notifier: Notifier::off(), warnings_logged: AtomicUsize::new(0) }
+    }
+
+    /// Alerts go through `notifier` (without one, alerts are off).
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    /// A collector for one invocation's (or CLI run's) alert candidates.
+    pub fn collector(&self) -> Collector<'_> {
+        Collector::new(if self.notifier.is_off() { &NO_RULES } else { &self.config.alerts.rules })
+    }
+
+    /// Sends (or prints) what `collector` gathered; never fails (failures are logged and counted).
+    pub async fn alert(&self, collector: Collector<'_>, deadline: Instant) -> AlertReport {
+        self.notifier.deliver(collector.finish(self.notifier.max_messages()), deadline).await
     }
 
     pub fn sink(&self) -> &S {
@@ -360,34 +403,63 @@ impl<S: Sink> Handler<S> {
     /// enough to report before `deadline`. Logs one summary line and the first few failed items.
     /// Items that were neither indexed nor dead-lettered are counted, not returned as an error:
     /// the caller reports the summary, then fails with [`Summary::undelivered`].
+    ///
+    /// Alerts are sent beside indexing (both on this task), so a slow Slack never delays
+    /// indexing and a failed indexing never stops an alert.
     pub async fn handle_event(&self, event: Value, deadline: Instant) -> Result<Summary, HandlerError> {
         let started = Instant::now();
         self.warnings_logged.store(0, Ordering::Relaxed);
         let batches = event::decode(event)?;
-        let mut summary = Summary::default();
-        for batch in batches {
-            summary.add(&self.handle_batch(batch, deadline).await?);
-        }
+        let mut collector = self.collector();
+        let encoded: Vec<_> = batches.into_iter().map(|batch| self.encode_batch(batch, &mut collector)).collect();
+        let index = async {
+            let mut summary = Summary::default();
+            for (batch, mut part) in encoded {
+                if let Some(batch) = batch {
+                    part.delivery = self.sink.submit(batch, deadline).await?;
+                }
+                summary.add(&part);
+            }
+            Ok::<_, HandlerError>(summary)
+        };
+        let (summary, alerts) = tokio::join!(index, self.alert(collector, deadline));
+        let mut summary = summary?;
+        summary.alerts = alerts;
         summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         log_summary(&summary);
         Ok(summary)
     }
 
-    /// One CloudWatch Logs batch. Failed items are counted in the summary, not returned as an
-    /// error: the caller decides at the end ([`Summary::undelivered`]).
-    pub async fn handle_batch(&self, batch: LogsData, deadline: Instant) -> Result<Summary, HandlerError> {
+    /// One CloudWatch Logs batch, its alert candidates going to `collector` (the CLI sends them
+    /// with [`Handler::alert`] at the end of its run). Failed items are counted in the summary,
+    /// not returned as an error: the caller decides at the end ([`Summary::undelivered`]).
+    pub async fn handle_batch(
+        &self,
+        batch: LogsData,
+        deadline: Instant,
+        collector: &mut Collector<'_>,
+    ) -> Result<Summary, HandlerError> {
+        let (encoded, mut summary) = self.encode_batch(batch, collector);
+        if let Some(encoded) = encoded {
+            summary.delivery = self.sink.submit(encoded, deadline).await?;
+        }
+        Ok(summary)
+    }
+
+    /// A batch's `_bulk` body (none for a control message) and counts.
+    fn encode_batch(&self, batch: LogsData, collector: &mut Collector<'_>) -> (Option<BulkBatch>, Summary) {
         if batch.is_control_message() {
             info!(log_group = %batch.log_group, "skipped a CloudWatch Logs CONTROL_MESSAGE (delivery health check)");
-            return Ok(Summary { batches: 1, control_messages: 1, ..Summary::default() });
+            return (None, Summary { batches: 1, control_messages: 1, ..Summary::default() });
         }
         let log_stream = batch.log_stream.clone();
-        let (encoded, mut summary) = encode_logs(&self.config, batch, |doc| {
+        let (encoded, summary) = encode_logs(&self.config, batch, |doc| {
             if !doc.warnings.is_empty() && self.warnings_logged.fetch_add(1, Ordering::Relaxed) < WARNINGS_LOGGED {
                 warn!(log_stream = %log_stream, event_id = %doc.id, warnings = ?doc.warnings, "entry read with parse warnings");
             }
+            collector.observe(doc);
         });
-        summary.delivery = self.sink.submit(encoded, deadline).await?;
-        Ok(summary)
+        (Some(encoded), summary)
     }
 }
 
@@ -411,6 +483,11 @@ pub fn log_summary(summary: &Summary) {
         requests = summary.delivery.requests,
         bytes = summary.delivery.bytes,
         duration_ms = summary.duration_ms,
+        alert_entries = summary.alerts.alert_entries,
+        alert_messages = summary.alerts.alert_messages,
+        alerts_sent = summary.alerts.alerts_sent,
+        alerts_failed = summary.alerts.alerts_failed,
+        alerts_rate_limited = summary.alerts.alerts_rate_limited,
         "invocation summary"
     );
     for f in &summary.delivery.failures {

@@ -8,6 +8,7 @@
 //! documents were neither indexed nor dead-lettered. Without `OPENSEARCH_ENDPOINT`, documents are
 //! written to the function's log as a `_bulk` body (a dry run), and a warning at start says so.
 
+use crate::alert::notify::{Notifier, Output};
 use crate::config::Config;
 use crate::delivery::Destination;
 use crate::handler::{Handler, HandlerError, Sink, Summary};
@@ -28,7 +29,15 @@ pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
     } else {
         warn!(destination = %sink.describe(), "no OPENSEARCH_ENDPOINT: each _bulk body goes to this log (a dry run)");
     }
-    let handler = Arc::new(Handler::new(Arc::clone(&config), sink));
+    // With a webhook, alerts go to Slack; without one, to this log (so rules can be tried first).
+    let output = if config.alerts.webhook.is_some() { Output::Slack } else { Output::Log };
+    let notifier = Notifier::new(&config.alerts, config.redact_literals, output).map_err(|e| {
+        lambda_runtime::Error::from(format!("cannot start alerting: {}", crate::handler::error_chain(&e)))
+    })?;
+    if notifier.output() == Output::Log {
+        warn!("alert rules are set but no SLACK_WEBHOOK_URL / SLACK_WEBHOOK_SECRET_ARN / SLACK_WEBHOOK_PARAMETER: alerts go to this log only");
+    }
+    let handler = Arc::new(Handler::new(Arc::clone(&config), sink).with_notifier(notifier));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
         let config = Arc::clone(&config);

@@ -6,6 +6,7 @@
 //! sink seam), [`slowlog_file`] (reading files), [`cli`] and [`lambda`] (the binary's two faces).
 //! The document contract and failure semantics are in `../shared/DESIGN.md` and the README.
 
+pub mod alert;
 pub mod bulk;
 pub mod cli;
 pub mod config;
@@ -18,5 +19,6 @@ pub mod index_name;
 pub mod json;
 pub mod lambda;
 pub mod metrics;
+pub mod redact;
 pub mod slowlog;
 pub mod slowlog_file;

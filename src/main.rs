@@ -1,7 +1,7 @@
 //! The binary: the Lambda function when `AWS_LAMBDA_RUNTIME_API` is set, the CLI otherwise.
 
 use clap::Parser;
-use logs_to_opensearch::{cli, config::RawConfig, lambda};
+use logs_to_opensearch::{alert, cli, config::RawConfig, lambda};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -35,6 +35,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let alerts = match cli.as_ref().map(|cli| cli.alert_output(&config)).transpose() {
+        Ok(alerts) => alerts,
+        Err(e) => {
+            eprintln!("logs-to-opensearch: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -44,7 +51,7 @@ fn main() -> ExitCode {
     };
     let result = match cli {
         None => runtime.block_on(lambda::run(config)).map_err(|e| anyhow::anyhow!(e)),
-        Some(cli) => runtime.block_on(cli::run(cli, config)),
+        Some(cli) => runtime.block_on(cli::run(cli, config, alerts.unwrap_or(alert::notify::Output::Off))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -25,6 +25,10 @@ const METRICS: &[Metric] = &[
     ("Requests", "Count", |s| s.delivery.requests as u64),
     ("BulkBytes", "Bytes", |s| s.delivery.bytes as u64),
     ("Duration", "Milliseconds", |s| s.duration_ms),
+    ("AlertEntries", "Count", |s| s.alerts.alert_entries as u64),
+    ("AlertsSent", "Count", |s| s.alerts.alerts_sent as u64),
+    ("AlertsFailed", "Count", |s| s.alerts.alerts_failed as u64),
+    ("AlertsRateLimited", "Count", |s| s.alerts.alerts_rate_limited as u64),
 ];
 
 /// The EMF document for one invocation, as one line of JSON.
