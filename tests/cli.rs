@@ -305,3 +305,139 @@ fn bad_delivery_settings_are_refused_at_start_naming_the_variable() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("AWS_REGION is required when OPENSEARCH_AUTH=sigv4"), "{}", text(&out.stderr));
 }
+
+fn rds_event() -> String {
+    common::fixture("events/rds-mysql80-slowquery.json").to_str().unwrap().to_owned()
+}
+
+#[test]
+fn alerts_are_printed_on_stderr_by_default_and_never_sent() {
+    let slack = common::slack::SlackReceiver::start();
+    let out = bin()
+        .env("SLOW_QUERY_ALERT_SECONDS", "5")
+        .env("SLACK_WEBHOOK_URL", &slack.url)
+        .args(["replay", &rds_event()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("alert 1/2 (not sent; --alerts send sends it):\nSlow query on prod-db-1: 7.412893 s"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("alerts: 2 matching entries → 2 messages"), "{stderr}");
+    assert!(slack.received().is_empty(), "print is the default: a backfill never spams a channel");
+    common::assert_ndjson_eq(&text(&out.stdout), &common::read_fixture("expected/rds-mysql80-slowquery.ndjson"));
+
+    let off =
+        bin().env("SLOW_QUERY_ALERT_SECONDS", "5").args(["--alerts", "off", "replay", &rds_event()]).output().unwrap();
+    assert!(!text(&off.stderr).contains("alert"), "{}", text(&off.stderr));
+}
+
+#[test]
+fn alerts_send_posts_to_the_webhook_and_never_shows_its_url() {
+    let slack = common::slack::SlackReceiver::start();
+    let out = bin()
+        .env("SLOW_QUERY_ALERT_SECONDS", "5")
+        .env("SLACK_WEBHOOK_URL", &slack.url)
+        .args(["--alerts", "send", "replay", &rds_event()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(slack.received().len(), 2);
+    assert!(text(&out.stderr).contains("(2 sent, 0 failed, 0 rate-limited)"), "{}", text(&out.stderr));
+
+    // Slack fails: the run still succeeds, and nothing shown holds the webhook's secret part,
+    // even at the most verbose log level.
+    slack.script(common::http::Reply::Now(common::http::Response::text(500, "internal_error")));
+    let out = bin()
+        .env("SLOW_QUERY_ALERT_SECONDS", "5")
+        .env("SLACK_WEBHOOK_URL", &slack.url)
+        .env("RUST_LOG", "trace")
+        .args(["--alerts", "send", "replay", &rds_event()])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("Slack answered HTTP 500: internal_error"), "{stderr}");
+    assert!(stderr.contains("(0 sent, 2 failed, 0 rate-limited)"), "{stderr}");
+    assert!(!stderr.contains(common::slack::WEBHOOK_SECRET_PART), "{stderr}");
+    assert!(!text(&out.stdout).contains(common::slack::WEBHOOK_SECRET_PART));
+}
+
+#[test]
+fn alerts_send_without_a_webhook_or_a_rule_is_refused_at_start() {
+    let out =
+        bin().env("SLOW_QUERY_ALERT_SECONDS", "5").args(["--alerts", "send", "replay", &rds_event()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--alerts send needs a webhook: set SLACK_WEBHOOK_URL"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = bin()
+        .env("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/secret")
+        .args(["--alerts", "send", "replay", &rds_event()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--alerts send needs a rule"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn bad_alert_settings_are_refused_at_start_naming_the_variable() {
+    let cases = [
+        ("ALERT_WHEN", "level>error", "ALERT_WHEN: \"level>error\": > compares numbers, and \"error\" is not a number"),
+        ("SLOW_QUERY_ALERT_SECONDS", "abc", "SLOW_QUERY_ALERT_SECONDS must be a positive number of seconds"),
+        ("ALERT_MAX_MESSAGES", "0", "ALERT_MAX_MESSAGES must be a number of messages per invocation from 1 to 50"),
+        ("ALERT_MARKERS", "[A],,[B]", "ALERT_MARKERS: an empty rule between separators"),
+        ("DASHBOARDS_URL", "ftp://x", "DASHBOARDS_URL must be an http:// or https:// URL"),
+    ];
+    for (name, value, expected) in cases {
+        let out = bin().env(name, value).args(["replay", &rds_event()]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(text(&out.stderr).contains(expected), "{name}: {}", text(&out.stderr));
+    }
+    let out = bin()
+        .env("SLACK_WEBHOOK_URL", "http://hooks.slack.com/services/T0/B0/s3cr3t")
+        .args(["replay", &rds_event()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("SLACK_WEBHOOK_URL must be an incoming webhook URL") && !stderr.contains("s3cr3t"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn slowlog_groups_alerts_over_the_whole_run() {
+    let entry = |id: u32, seconds: &str| {
+        format!(
+            "# Time: 2026-11-21T10:15:{id:02}.000000Z\n# User@Host: app[app] @  [10.0.1.23]  Id: 1\n\
+             # Query_time: {seconds}  Lock_time: 0.000100 Rows_sent: 1  Rows_examined: 10\n\
+             SET timestamp=1795256131;\nSELECT * FROM orders WHERE id = {id};\n"
+        )
+    };
+    let file: String = (1..=12).map(|i| entry(i, if i == 7 { "42.5" } else { "6.0" })).collect();
+    let (dir, path) = temp_file("alerts-slowlog", "slow.log", file.as_bytes());
+    let out = bin()
+        .env("SLOW_QUERY_ALERT_SECONDS", "5")
+        .args([
+            "slowlog",
+            path.to_str().unwrap(),
+            "--log-group",
+            "/aws/rds/instance/db-9/slowquery",
+            "--batch-size",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(dir).ok();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("(not sent; --alerts send sends it)").count(), 1, "{stderr}");
+    assert!(stderr.contains("Slow query on db-9: 42.5 s (slowest of 12)"), "{stderr}");
+    assert!(stderr.contains("SELECT * FROM orders WHERE id = 7"), "{stderr}");
+}

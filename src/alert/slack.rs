@@ -129,7 +129,7 @@ fn seconds(value: f64) -> String {
 fn when(first: &str, last: &str) -> String {
     let date = |t: &str| t.get(..10).unwrap_or(t).to_owned();
     let time = |t: &str| t.get(11..19).unwrap_or("").to_owned();
-    if first == last {
+    if (date(first), time(first)) == (date(last), time(last)) {
         format!("at {} {} UTC", date(first), time(first))
     } else if date(first) == date(last) {
         format!("from {} {} to {} UTC", date(first), time(first), time(last))
@@ -240,7 +240,7 @@ pub fn payload(group: &Group, options: &MessageOptions<'_>, more: Option<(usize,
     ))];
     if let Some((groups, entries)) = more {
         context.push(mrkdwn(format!(
-            "…and {groups} more alert{} ({entries} entr{}) in this batch, not sent (ALERT_MAX_MESSAGES)",
+            "…and {groups} more alert{} ({entries} entr{}) not sent: at most ALERT_MAX_MESSAGES messages per invocation",
             if groups == 1 { "" } else { "s" },
             if entries == 1 { "y" } else { "ies" }
         )));
@@ -439,7 +439,7 @@ mod tests {
         let payloads = payloads(&alerts, &MessageOptions::default());
         assert_eq!(payloads.len(), 2);
         assert!(!payloads[0].to_string().contains("more alert"));
-        assert!(payloads[1].to_string().contains("…and 35 more alerts (37 entries) in this batch, not sent"));
+        assert!(payloads[1].to_string().contains("…and 35 more alerts (37 entries) not sent"));
     }
 
     #[test]

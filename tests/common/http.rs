@@ -43,6 +43,20 @@ impl Response {
         }
     }
 
+    pub fn text(status: u16, body: &str) -> Self {
+        Response {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: body.as_bytes().to_vec(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     pub fn html(status: u16, body: &str) -> Self {
         Response { status, content_type: "text/html", body: body.as_bytes().to_vec(), headers: Vec::new() }
     }
@@ -167,7 +181,9 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         413 => "Request Entity Too Large",
+        410 => "Gone",
         429 => "Too Many Requests",
+        500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Status",
