@@ -454,6 +454,33 @@ impl RawConfig {
                 v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
             })
         };
+        // The refinements are checked even without the threshold, so a typo shows at once.
+        let min_rows_examined = match self.get("SLOW_QUERY_ALERT_MIN_ROWS_EXAMINED") {
+            None => None,
+            Some(value) => match value.trim().parse::<i64>() {
+                Ok(n) if n >= 0 => Some(n),
+                _ => {
+                    return Err(ConfigError::Number {
+                        name: "SLOW_QUERY_ALERT_MIN_ROWS_EXAMINED",
+                        rule: "a whole number of rows, 0 or more",
+                        value: value.to_owned(),
+                    })
+                }
+            },
+        };
+        let ignore_users = match self.get("SLOW_QUERY_ALERT_IGNORE_USERS") {
+            None => DEFAULT_IGNORED_USERS.iter().map(|u| (*u).to_owned()).collect(),
+            Some(v) if v.trim().eq_ignore_ascii_case("none") => Vec::new(),
+            Some(_) => list("SLOW_QUERY_ALERT_IGNORE_USERS"),
+        };
+        let mut ignore_fingerprints = Vec::new();
+        for id in list("SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS") {
+            let hex = id.strip_prefix("0x").or_else(|| id.strip_prefix("0X")).unwrap_or(&id);
+            if hex.len() != 16 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(ConfigError::Fingerprint { value: id });
+            }
+            ignore_fingerprints.push(hex.to_ascii_uppercase());
+        }
         let slow_query = match self.get("SLOW_QUERY_ALERT_SECONDS") {
             None => None,
             Some(value) => {
@@ -467,32 +494,6 @@ impl RawConfig {
                         })
                     }
                 };
-                let min_rows_examined = match self.get("SLOW_QUERY_ALERT_MIN_ROWS_EXAMINED") {
-                    None => None,
-                    Some(value) => match value.trim().parse::<i64>() {
-                        Ok(n) if n >= 0 => Some(n),
-                        _ => {
-                            return Err(ConfigError::Number {
-                                name: "SLOW_QUERY_ALERT_MIN_ROWS_EXAMINED",
-                                rule: "a whole number of rows, 0 or more",
-                                value: value.to_owned(),
-                            })
-                        }
-                    },
-                };
-                let ignore_users = match self.get("SLOW_QUERY_ALERT_IGNORE_USERS") {
-                    None => DEFAULT_IGNORED_USERS.iter().map(|u| (*u).to_owned()).collect(),
-                    Some(v) if v.trim().eq_ignore_ascii_case("none") => Vec::new(),
-                    Some(_) => list("SLOW_QUERY_ALERT_IGNORE_USERS"),
-                };
-                let mut ignore_fingerprints = Vec::new();
-                for id in list("SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS") {
-                    let hex = id.strip_prefix("0x").or_else(|| id.strip_prefix("0X")).unwrap_or(&id);
-                    if hex.len() != 16 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                        return Err(ConfigError::Fingerprint { value: id });
-                    }
-                    ignore_fingerprints.push(hex.to_ascii_uppercase());
-                }
                 Some(SlowQueryRule { seconds, min_rows_examined, ignore_users, ignore_fingerprints })
             }
         };
@@ -885,6 +886,84 @@ mod tests {
         let debug = format!("{c:?}");
         assert!(!debug.contains("very-secret"), "{debug}");
         assert!(debug.contains("<redacted>"), "{debug}");
+    }
+
+    #[test]
+    fn alert_rules_are_read_with_their_defaults() {
+        let c = config(&[("SLOW_QUERY_ALERT_SECONDS", "2.5"), ("ALERT_MARKERS", "[CRITICAL],[ALERT]")]).unwrap();
+        let rule = c.alerts.rules.slow_query.unwrap();
+        assert_eq!(rule.seconds, 2.5);
+        assert_eq!(rule.ignore_users, ["rdsadmin"], "RDS's own user is ignored by default");
+        assert_eq!(rule.min_rows_examined, None);
+        assert_eq!(c.alerts.rules.markers, ["[CRITICAL]", "[ALERT]"]);
+        assert_eq!((c.alerts.max_messages, c.alerts.timeout), (5, Duration::from_secs(3)));
+        assert_eq!(c.alerts.extension.port, 2773);
+        assert!(c.alerts.webhook.is_none() && !c.redact_literals);
+
+        let c = config(&[
+            ("SLOW_QUERY_ALERT_SECONDS", "10"),
+            ("SLOW_QUERY_ALERT_MIN_ROWS_EXAMINED", "100000"),
+            ("SLOW_QUERY_ALERT_IGNORE_USERS", "none"),
+            ("SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS", "0x9c2f6b0e1d3a4b5c, 77D6859F540DE899"),
+            ("REDACT_QUERY_LITERALS", "TRUE"),
+            ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "2999"),
+            ("AWS_SESSION_TOKEN", "token"),
+        ])
+        .unwrap();
+        let rule = c.alerts.rules.slow_query.unwrap();
+        assert!(rule.ignore_users.is_empty());
+        assert_eq!(rule.min_rows_examined, Some(100_000));
+        assert_eq!(rule.ignore_fingerprints, ["9C2F6B0E1D3A4B5C", "77D6859F540DE899"]);
+        assert!(c.redact_literals);
+        assert_eq!(c.alerts.extension.port, 2999);
+        assert_eq!(c.alerts.extension.token.unwrap().expose(), "token");
+    }
+
+    #[test]
+    fn the_webhook_comes_from_one_source_and_is_never_echoed() {
+        let url = "https://hooks.slack.com/services/T0/B0/very-secret-hook";
+        let c = config(&[("SLACK_WEBHOOK_URL", url)]).unwrap();
+        assert_eq!(c.alerts.webhook, Some(WebhookSource::Url(Secret::new(url))));
+        assert!(!format!("{c:?}").contains("very-secret-hook"));
+        let c = config(&[("SLACK_WEBHOOK_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:slack")]).unwrap();
+        assert_eq!(
+            c.alerts.webhook,
+            Some(WebhookSource::Secret("arn:aws:secretsmanager:eu-west-1:1:secret:slack".into()))
+        );
+        let c = config(&[("SLACK_WEBHOOK_PARAMETER", "/alerts/slack")]).unwrap();
+        assert_eq!(c.alerts.webhook, Some(WebhookSource::Parameter("/alerts/slack".into())));
+
+        let message = config(&[("SLACK_WEBHOOK_URL", url), ("SLACK_WEBHOOK_PARAMETER", "/p")]).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "set only one of SLACK_WEBHOOK_URL, SLACK_WEBHOOK_SECRET_ARN and SLACK_WEBHOOK_PARAMETER; \
+             SLACK_WEBHOOK_URL and SLACK_WEBHOOK_PARAMETER are set"
+        );
+        for bad in
+            ["ftp://hooks.slack.com/very-secret-hook", "very-secret-hook", "http://hooks.slack.com/very-secret-hook"]
+        {
+            let message = config(&[("SLACK_WEBHOOK_URL", bad)]).unwrap_err().to_string();
+            assert!(message.starts_with("SLACK_WEBHOOK_URL must be an incoming webhook URL"), "{message}");
+            assert!(!message.contains("very-secret-hook"), "{message}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_alert_numbers_and_fingerprints() {
+        let cases = [
+            ("SLOW_QUERY_ALERT_SECONDS", "0"),
+            ("SLOW_QUERY_ALERT_SECONDS", "-1"),
+            ("SLOW_QUERY_ALERT_SECONDS", "inf"),
+            ("SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS", "ABC"),
+            ("ALERT_MAX_MESSAGES", "51"),
+            ("SLACK_TIMEOUT_SECONDS", "31"),
+            ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "0"),
+            ("REDACT_QUERY_LITERALS", "yes"),
+        ];
+        for (name, value) in cases {
+            let message = config(&[(name, value)]).unwrap_err().to_string();
+            assert!(message.starts_with(name) && message.contains(value), "{message}");
+        }
     }
 
     #[test]

@@ -245,7 +245,7 @@ fn indexing(standin: &StandIn, extra: &[(&str, &str)]) -> Handler<OpenSearchSink
 
 #[test]
 fn a_slack_500_is_counted_and_indexing_succeeds() {
-    let standin = StandIn::start(standin::Auth::SigV4 { service: "es".into() });
+    let standin = StandIn::start(standin::Auth::SigV4 { service: "es" });
     let slack = SlackReceiver::start();
     slack.script(Reply::Now(Response::text(500, "internal_error")));
     let handler = indexing(&standin, &[("SLACK_WEBHOOK_URL", &slack.url)]);
@@ -262,7 +262,7 @@ fn a_slack_500_is_counted_and_indexing_succeeds() {
 
 #[test]
 fn a_slack_timeout_is_short_and_indexing_succeeds() {
-    let standin = StandIn::start(standin::Auth::SigV4 { service: "es".into() });
+    let standin = StandIn::start(standin::Auth::SigV4 { service: "es" });
     let slack = SlackReceiver::start();
     slack.script(Reply::Late(Duration::from_secs(20), Response::text(200, "ok")));
     let handler = indexing(&standin, &[("SLACK_WEBHOOK_URL", &slack.url), ("SLACK_TIMEOUT_SECONDS", "0.5")]);

@@ -231,3 +231,46 @@ fn sends_to_opensearch_reports_metrics_and_fails_retryably_when_the_cluster_is_d
         "the first failed items are logged with their reasons"
     );
 }
+
+#[test]
+fn alerts_go_to_slack_with_the_webhook_from_the_extension_read_once() {
+    let slack = common::slack::SlackReceiver::start();
+    const ARN: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:slack/alerts-AbCdEf";
+    let extension = common::slack::Extension::start("lambda-session-token", &[(ARN, &slack.url)], &[]);
+    let port = extension.port.to_string();
+    let event = std::fs::read(common::fixture("events/rds-mysql80-slowquery.json")).unwrap();
+    let api = FakeRuntimeApi::start(vec![("req-1".into(), event.clone()), ("req-2".into(), event)]);
+    let env = [
+        ("SLOW_QUERY_ALERT_SECONDS", "5"),
+        ("SLACK_WEBHOOK_SECRET_ARN", ARN),
+        ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", port.as_str()),
+        ("AWS_SESSION_TOKEN", "lambda-session-token"),
+    ];
+    let (answers, stdout) = run_function(&api, &env, 2);
+    for answer in &answers {
+        assert_eq!(answer.kind, "response", "{answer:?}");
+        assert_eq!((answer.body["alert_entries"].as_u64(), answer.body["alerts_sent"].as_u64()), (Some(2), Some(2)));
+    }
+    assert_eq!(slack.received().len(), 4);
+    assert_eq!(extension.calls(), 1, "the secret is read once per execution environment");
+    assert!(!stdout.contains(common::slack::WEBHOOK_SECRET_PART), "the webhook URL is never logged");
+    let metrics: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l.get("_aws").is_some())
+        .collect();
+    assert_eq!(metrics[0]["AlertsSent"], 2);
+}
+
+#[test]
+fn without_a_webhook_the_function_logs_its_alerts() {
+    let event = std::fs::read(common::fixture("events/rds-mysql80-slowquery.json")).unwrap();
+    let api = FakeRuntimeApi::start(vec![("req-1".into(), event)]);
+    let (answers, stdout) = run_function(&api, &[("SLOW_QUERY_ALERT_SECONDS", "5")], 1);
+    assert_eq!(answers[0].body["alert_messages"], 2);
+    let lines: Vec<Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let alerts: Vec<&Value> =
+        lines.iter().filter(|l| l["fields"]["message"] == "alert (no Slack webhook configured: not sent)").collect();
+    assert_eq!(alerts.len(), 2, "{stdout}");
+    assert!(alerts[0]["fields"]["alert"].as_str().unwrap().starts_with("Slow query on prod-db-1: 7.412893 s"));
+}
