@@ -174,7 +174,8 @@ fn split_outside_quotes<'a>(text: &'a str, separator: &str) -> Vec<&'a str> {
     while i < text.len() {
         if text.as_bytes()[i] == b'"' {
             quoted = !quoted;
-        } else if !quoted && text[i..].starts_with(separator) {
+        } else if !quoted && text.as_bytes()[i..].starts_with(separator.as_bytes()) {
+            // The separator is ASCII, so `i` is on a character boundary.
             parts.push(&text[start..i]);
             i += separator.len();
             start = i;
@@ -756,6 +757,16 @@ mod tests {
         let worst: Vec<f64> = alerts.messages.iter().map(|g| g.example.query_time.unwrap()).collect();
         assert_eq!(worst, [17.5, 17.5, 17.5, 16.5, 16.5]);
         assert_eq!((alerts.entries, alerts.more_groups, alerts.more_entries), (40, 35, 35));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_rule_text_parses_or_is_refused_without_panicking(text in "[a-zé\"<>=!&,. 0-9]{0,40}") {
+            if let Ok(rules) = parse_when(&text) {
+                proptest::prop_assert!(rules.iter().all(|r| !r.conditions.is_empty()));
+            }
+            let _ = parse_markers(&text);
+        }
     }
 
     #[test]

@@ -428,6 +428,25 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn no_text_makes_an_unescaped_payload_or_breaks_a_limit(
+            query in "[<>&`!@a-zé \n]{0,3000}",
+            user in "[<>&!@a-z]{0,300}",
+        ) {
+            let mut group = group(&query);
+            group.example.user = Some(user);
+            let payload = payload(&group, &MessageOptions::default(), Some((3, 9)));
+            let json = payload.to_string();
+            proptest::prop_assert!(!json.contains('<') && !json.contains('>'));
+            proptest::prop_assert!(payload["blocks"][0]["text"]["text"].as_str().unwrap().chars().count() <= 150);
+            for field in payload["blocks"][1]["fields"].as_array().unwrap() {
+                proptest::prop_assert!(field["text"].as_str().unwrap().chars().count() <= 2000);
+            }
+            proptest::prop_assert!(payload["blocks"][2]["text"]["text"].as_str().unwrap().chars().count() <= 3000);
+        }
+    }
+
     #[test]
     fn the_last_message_says_how_many_more_were_not_sent() {
         let alerts = Alerts {
