@@ -14,6 +14,8 @@ use serde_json::{json, Value};
 
 /// Characters of the query (after escaping) shown in the code block.
 const QUERY_SHOWN: usize = 1500;
+/// Characters of the fingerprint shown under the query.
+const FINGERPRINT_SHOWN: usize = 600;
 /// Characters of one field's value.
 const FIELD_SHOWN: usize = 200;
 /// Characters of the header (Slack's limit is 150).
@@ -222,7 +224,12 @@ pub fn payload(group: &Group, options: &MessageOptions<'_>, more: Option<(usize,
                 _ => None,
             };
             if let Some((label, text)) = shown {
-                blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{label}*\n{}", code_block(text, QUERY_SHOWN))}}));
+                let mut section = format!("*{label}*\n{}", code_block(text, QUERY_SHOWN));
+                // Beside the query, its fingerprint: the shape the group stands for.
+                if let (Some(fingerprint), "Query") = (&ex.fingerprint, label) {
+                    section.push_str(&format!("\n*Fingerprint*\n{}", code_block(fingerprint, FINGERPRINT_SHOWN)));
+                }
+                blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": section}}));
             }
         }
         (_, Some(message)) => {
@@ -381,7 +388,12 @@ mod tests {
         assert!(!json.contains('<') && !json.contains('>'), "{json}");
         assert!(json.contains("&lt;!channel&gt;") && json.contains(" &amp; ") && json.contains("a &gt; 1"), "{json}");
         let query_block = payload["blocks"][2]["text"]["text"].as_str().unwrap();
-        assert_eq!(query_block.matches("```").count(), 2, "only the block's own fences: {query_block}");
+        assert_eq!(
+            query_block.matches("```").count(),
+            4,
+            "only the fences of the query and fingerprint blocks: {query_block}"
+        );
+        assert!(query_block.contains("/* `\u{200b}`\u{200b}` */"), "{query_block}");
     }
 
     #[test]
