@@ -321,10 +321,19 @@ pub fn render_text(payload: &Value) -> String {
                     lines.push(format!("  {}", parts.join(" · ")));
                 }
                 if block["text"].is_object() {
-                    let text =
-                        text_of(&block["text"]).replace("```\n", "").replace("\n```", "").replace('\u{200b}', "");
-                    let text = text.strip_prefix('*').map(|t| t.replacen("*\n", ":\n", 1)).unwrap_or(text);
-                    lines.extend(text.lines().map(|l| format!("  {l}")));
+                    // `*Label*` lines outside code blocks become `Label:`; fences are dropped.
+                    let mut in_code = false;
+                    for line in text_of(&block["text"]).lines() {
+                        if line == "```" {
+                            in_code = !in_code;
+                        } else if let Some(label) =
+                            line.strip_prefix('*').and_then(|l| l.strip_suffix('*')).filter(|_| !in_code)
+                        {
+                            lines.push(format!("  {label}:"));
+                        } else {
+                            lines.push(format!("  {}", line.replace('\u{200b}', "")));
+                        }
+                    }
                 }
             }
             Some("context") => {
