@@ -43,6 +43,7 @@ Alerts (with --alerts send; the default, print, shows them on stderr):
   ALERT_MARKERS               alert on messages containing one of these: [CRITICAL],[ALERT]
   ALERT_WHEN                  alert on field conditions: status>=500 && path!=/health, level==FATAL
   ALERT_MAX_MESSAGES          messages per run (default: 5); the rest are summarised in the last
+  ALERT_COOLDOWN_SECONDS      the Lambda does not repeat an alert within this (default: 300)
   SLACK_WEBHOOK_URL           the Slack incoming webhook (or SLACK_WEBHOOK_SECRET_ARN /
                               SLACK_WEBHOOK_PARAMETER, read through the Lambda extension)
   DASHBOARDS_URL              OpenSearch Dashboards URL for the message's Discover button

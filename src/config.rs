@@ -27,6 +27,7 @@
 //! | `ALERT_MARKERS` | unset | alert on messages containing one of these (`,`-separated: `[CRITICAL],[ALERT]`) |
 //! | `ALERT_WHEN` | unset | alert on field conditions (`status>=500 && path!=/health, level==FATAL`) |
 //! | `ALERT_MAX_MESSAGES` | `5` | messages per invocation; the rest are summarised in the last one |
+//! | `ALERT_COOLDOWN_SECONDS` | `300` | the same alert is not sent again from one execution environment within this; `0`: always |
 //! | `SLACK_WEBHOOK_URL` | unset | the incoming webhook (a secret) … |
 //! | `SLACK_WEBHOOK_SECRET_ARN` | unset | … or the Secrets Manager secret holding it … |
 //! | `SLACK_WEBHOOK_PARAMETER` | unset | … or the SSM parameter holding it (both read through the Parameters and Secrets extension) |
@@ -69,6 +70,7 @@ pub const VARIABLES: &[&str] = &[
     "ALERT_MARKERS",
     "ALERT_WHEN",
     "ALERT_MAX_MESSAGES",
+    "ALERT_COOLDOWN_SECONDS",
     "SLACK_WEBHOOK_URL",
     "SLACK_WEBHOOK_SECRET_ARN",
     "SLACK_WEBHOOK_PARAMETER",
@@ -89,6 +91,7 @@ pub const MAX_BULK_MAX_BYTES: usize = 100 * 1024 * 1024;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_METRICS_NAMESPACE: &str = "LogsToOpenSearch";
 const DEFAULT_ALERT_MAX_MESSAGES: usize = 5;
+const DEFAULT_ALERT_COOLDOWN: Duration = Duration::from_secs(300);
 const DEFAULT_SLACK_TIMEOUT: Duration = Duration::from_secs(3);
 const DEFAULT_EXTENSION_PORT: u16 = 2773;
 /// RDS's own maintenance user: its queries are not the application's.
@@ -154,6 +157,9 @@ pub struct AlertConfig {
     pub rules: Rules,
     /// Messages per invocation; the rest are summarised in the last one.
     pub max_messages: usize,
+    /// An alert sent to Slack is not sent again (same rule, log group and fingerprint) from the
+    /// same execution environment for this long; zero: no cooldown.
+    pub cooldown: Duration,
     /// Where the Slack webhook URL comes from; `None`: alerts are printed or logged, not sent.
     pub webhook: Option<WebhookSource>,
     /// One Slack request's timeout.
@@ -168,6 +174,7 @@ impl Default for AlertConfig {
         AlertConfig {
             rules: Rules::default(),
             max_messages: DEFAULT_ALERT_MAX_MESSAGES,
+            cooldown: DEFAULT_ALERT_COOLDOWN,
             webhook: None,
             timeout: DEFAULT_SLACK_TIMEOUT,
             extension: ExtensionConfig::default(),
@@ -518,6 +525,19 @@ impl RawConfig {
                 }
             },
         };
+        let cooldown = match self.get("ALERT_COOLDOWN_SECONDS") {
+            None => DEFAULT_ALERT_COOLDOWN,
+            Some(value) => match value.trim().parse::<u64>() {
+                Ok(s) if s <= 86_400 => Duration::from_secs(s),
+                _ => {
+                    return Err(ConfigError::Number {
+                        name: "ALERT_COOLDOWN_SECONDS",
+                        rule: "a whole number of seconds from 0 (no cooldown) to 86400",
+                        value: value.to_owned(),
+                    })
+                }
+            },
+        };
         let sources: Vec<&'static str> = ["SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_SECRET_ARN", "SLACK_WEBHOOK_PARAMETER"]
             .into_iter()
             .filter(|name| self.get(name).is_some())
@@ -578,6 +598,7 @@ impl RawConfig {
         Ok(AlertConfig {
             rules: Rules { slow_query, markers, when },
             max_messages,
+            cooldown,
             webhook,
             timeout,
             extension: ExtensionConfig { port, token: self.get("AWS_SESSION_TOKEN").map(Secret::new) },
@@ -898,6 +919,7 @@ mod tests {
         assert_eq!(c.alerts.rules.markers, ["[CRITICAL]", "[ALERT]"]);
         assert_eq!((c.alerts.max_messages, c.alerts.timeout), (5, Duration::from_secs(3)));
         assert_eq!(c.alerts.extension.port, 2773);
+        assert_eq!(c.alerts.cooldown, Duration::from_secs(300));
         assert!(c.alerts.webhook.is_none() && !c.redact_literals);
 
         let c = config(&[
@@ -956,6 +978,7 @@ mod tests {
             ("SLOW_QUERY_ALERT_SECONDS", "inf"),
             ("SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS", "ABC"),
             ("ALERT_MAX_MESSAGES", "51"),
+            ("ALERT_COOLDOWN_SECONDS", "1.5"),
             ("SLACK_TIMEOUT_SECONDS", "31"),
             ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "0"),
             ("REDACT_QUERY_LITERALS", "yes"),

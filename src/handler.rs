@@ -228,6 +228,9 @@ impl Summary {
             line.push_str(&format!("; skipped {} CloudWatch control message(s)", self.control_messages));
         }
         let a = &self.alerts;
+        if a.alerts_held > 0 {
+            line.push_str(&format!("; {} alert(s) held back by ALERT_COOLDOWN_SECONDS", a.alerts_held));
+        }
         if a.alert_entries > 0 {
             line.push_str(&format!(
                 "; alerts: {} matching entr{} → {} message{}",
@@ -387,7 +390,7 @@ impl<S: Sink> Handler<S> {
 
     /// Sends (or prints) what `collector` gathered; never fails (failures are logged and counted).
     pub async fn alert(&self, collector: Collector<'_>, deadline: Instant) -> AlertReport {
-        self.notifier.deliver(collector.finish(self.notifier.max_messages()), deadline).await
+        self.notifier.deliver(collector, deadline).await
     }
 
     pub fn sink(&self) -> &S {
@@ -488,6 +491,7 @@ pub fn log_summary(summary: &Summary) {
         alerts_sent = summary.alerts.alerts_sent,
         alerts_failed = summary.alerts.alerts_failed,
         alerts_rate_limited = summary.alerts.alerts_rate_limited,
+        alerts_held = summary.alerts.alerts_held,
         "invocation summary"
     );
     for f in &summary.delivery.failures {

@@ -29,6 +29,7 @@ const METRICS: &[Metric] = &[
     ("AlertsSent", "Count", |s| s.alerts.alerts_sent as u64),
     ("AlertsFailed", "Count", |s| s.alerts.alerts_failed as u64),
     ("AlertsRateLimited", "Count", |s| s.alerts.alerts_rate_limited as u64),
+    ("AlertsHeld", "Count", |s| s.alerts.alerts_held as u64),
 ];
 
 /// The EMF document for one invocation, as one line of JSON.

@@ -188,12 +188,42 @@ fn reads_the_webhook_from_a_secret_through_the_extension_once() {
         ("SLACK_WEBHOOK_SECRET_ARN", ARN),
         ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", &port),
         ("AWS_SESSION_TOKEN", "session-token"),
+        ("ALERT_COOLDOWN_SECONDS", "0"),
     ]);
     let event = fixture_event("rds-mysql80-slowquery.json");
     assert_eq!(invoke(&handler, &event, Duration::from_secs(10)).alerts.alerts_sent, 2);
     assert_eq!(invoke(&handler, &event, Duration::from_secs(10)).alerts.alerts_sent, 2);
     assert_eq!(extension.calls(), 1, "read once per execution environment");
     assert_eq!(slack.received().len(), 4);
+}
+
+#[test]
+fn the_same_alert_is_held_back_during_the_cooldown_and_counted_in_the_next_one() {
+    let slack = SlackReceiver::start();
+    let handler = dry_run(&[
+        ("SLOW_QUERY_ALERT_SECONDS", "5"),
+        ("SLACK_WEBHOOK_URL", &slack.url),
+        ("ALERT_COOLDOWN_SECONDS", "2"),
+    ]);
+    let event = fixture_event("rds-mysql80-slowquery.json");
+    let first = invoke(&handler, &event, Duration::from_secs(10)).alerts;
+    let second = invoke(&handler, &event, Duration::from_secs(10)).alerts;
+    assert_eq!((first.alerts_sent, first.alerts_held), (2, 0));
+    assert_eq!(
+        (second.alert_entries, second.alerts_sent, second.alerts_held),
+        (2, 0, 2),
+        "the same alerts, a moment later"
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    let third = invoke(&handler, &event, Duration::from_secs(10)).alerts;
+    assert_eq!(third.alerts_sent, 2, "the cooldown is over");
+    let received = slack.received();
+    assert_eq!(received.len(), 4);
+    assert!(
+        received[2].to_string().contains("also 1 earlier entry since the last alert like this one"),
+        "{}",
+        received[2]
+    );
 }
 
 #[test]

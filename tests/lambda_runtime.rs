@@ -245,6 +245,7 @@ fn alerts_go_to_slack_with_the_webhook_from_the_extension_read_once() {
         ("SLACK_WEBHOOK_SECRET_ARN", ARN),
         ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", port.as_str()),
         ("AWS_SESSION_TOKEN", "lambda-session-token"),
+        ("ALERT_COOLDOWN_SECONDS", "0"),
     ];
     let (answers, stdout) = run_function(&api, &env, 2);
     for answer in &answers {

@@ -402,6 +402,11 @@ impl SlowQueryRule {
 pub struct Group {
     pub rule: RuleKind,
     pub log_group: String,
+    /// The fingerprint id for slow queries (empty for other rules): with the rule and the log
+    /// group, what makes two entries one group (and one cooldown).
+    pub key: String,
+    /// Entries of this group held back by the cooldown since its last message.
+    pub held_before: usize,
     /// Entries in the group.
     pub count: usize,
     /// `@timestamp` of the earliest and latest entry.
@@ -495,6 +500,8 @@ pub struct Alerts {
     /// Groups (and their entries) not given a message of their own: the "and N more" line.
     pub more_groups: usize,
     pub more_entries: usize,
+    /// Groups held back because the same alert was sent a moment ago (`ALERT_COOLDOWN_SECONDS`).
+    pub held_groups: usize,
 }
 
 impl<'r> Collector<'r> {
@@ -538,6 +545,8 @@ impl<'r> Collector<'r> {
                 self.groups.push(Group {
                     rule: key.0,
                     log_group: key.1,
+                    key: key.2,
+                    held_before: 0,
                     count: 1,
                     first: doc.timestamp.clone(),
                     last: doc.timestamp.clone(),
@@ -556,7 +565,16 @@ impl<'r> Collector<'r> {
     /// The groups worst first (slow queries by their slowest `Query_time`, then markers, then
     /// `when` rules, each by count), at most `max_messages` of them.
     pub fn finish(self, max_messages: usize) -> Alerts {
+        self.finish_admitting(max_messages, |_| true)
+    }
+
+    /// [`Collector::finish`], keeping only the groups `admit` lets through (it may note things on
+    /// them); the others are counted in [`Alerts::held_groups`], not in the "and N more" line.
+    pub fn finish_admitting(self, max_messages: usize, mut admit: impl FnMut(&mut Group) -> bool) -> Alerts {
         let mut groups = self.groups;
+        let before = groups.len();
+        groups.retain_mut(|g| admit(g));
+        let held_groups = before - groups.len();
         groups.sort_by(|a, b| {
             a.rule
                 .rank()
@@ -572,6 +590,7 @@ impl<'r> Collector<'r> {
         Alerts {
             messages: groups,
             entries: self.entries,
+            held_groups,
             more_groups: rest.len() + usize::from(self.untracked_entries > 0),
             more_entries: rest.iter().map(|g| g.count).sum::<usize>() + self.untracked_entries,
         }
@@ -767,6 +786,28 @@ mod tests {
             }
             let _ = parse_markers(&text);
         }
+    }
+
+    #[test]
+    fn groups_held_back_are_counted_apart_and_free_their_place_under_the_cap() {
+        let messages = [
+            entry("9", "app", 10, "SELECT * FROM held WHERE id = 1"),
+            entry("8", "app", 10, "SELECT * FROM held WHERE id = 2"),
+            entry("7", "app", 10, "SELECT * FROM a"),
+            entry("6", "app", 10, "SELECT * FROM b"),
+        ];
+        let docs = docs(GROUP, &messages);
+        let rules = slow_rule(5.0);
+        let mut collector = Collector::new(&rules);
+        docs.iter().for_each(|d| collector.observe(d));
+        let alerts = collector.finish_admitting(2, |g| {
+            g.held_before = 7;
+            !g.example.query.as_deref().unwrap_or("").contains("held")
+        });
+        let queries: Vec<&str> = alerts.messages.iter().map(|g| g.example.query.as_deref().unwrap()).collect();
+        assert_eq!(queries, ["SELECT * FROM a", "SELECT * FROM b"]);
+        assert_eq!((alerts.held_groups, alerts.more_groups, alerts.entries), (1, 0, 4));
+        assert_eq!(alerts.messages[0].held_before, 7);
     }
 
     #[test]

@@ -15,12 +15,13 @@
 //! in case the secret was rotated.
 
 use super::slack::{self, MessageOptions};
-use super::Alerts;
+use super::{Collector, Group, RuleKind};
 use crate::config::{AlertConfig, ExtensionConfig, Secret, WebhookSource};
 use crate::handler::error_chain;
 use opensearch::http::Url;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -61,6 +62,9 @@ pub struct AlertReport {
     pub alerts_failed: usize,
     /// Messages dropped because Slack rate-limited them and there was no time to wait.
     pub alerts_rate_limited: usize,
+    /// Messages held back because the same alert went out less than `ALERT_COOLDOWN_SECONDS`
+    /// ago from this execution environment (their entries are counted in the next one).
+    pub alerts_held: usize,
 }
 
 impl AlertReport {
@@ -70,6 +74,7 @@ impl AlertReport {
         self.alerts_sent += other.alerts_sent;
         self.alerts_failed += other.alerts_failed;
         self.alerts_rate_limited += other.alerts_rate_limited;
+        self.alerts_held += other.alerts_held;
     }
 }
 
@@ -132,6 +137,25 @@ pub struct Notifier {
     client: reqwest::Client,
     /// The webhook URL once read (Secrets Manager and Parameter Store are read once).
     cached: Mutex<Option<Secret>>,
+    cooldown: Duration,
+    /// When each alert (rule, log group, fingerprint) last went out, and entries held since.
+    recent: Mutex<HashMap<CooldownKey, Recent>>,
+}
+
+type CooldownKey = (RuleKind, String, String);
+
+#[derive(Debug, Clone, Copy)]
+struct Recent {
+    sent_at: Instant,
+    held_entries: usize,
+}
+
+/// Alerts remembered for the cooldown, at most; beyond it, those whose cooldown is over are
+/// forgotten first.
+const MAX_REMEMBERED: usize = 10_000;
+
+fn cooldown_key(group: &Group) -> CooldownKey {
+    (group.rule.clone(), group.log_group.clone(), group.key.clone())
 }
 
 impl Notifier {
@@ -147,6 +171,8 @@ impl Notifier {
             redact: false,
             client: reqwest::Client::new(),
             cached: Mutex::new(None),
+            cooldown: Duration::ZERO,
+            recent: Mutex::new(HashMap::new()),
         }
     }
 
@@ -169,6 +195,8 @@ impl Notifier {
             redact,
             client,
             cached: Mutex::new(None),
+            cooldown: config.cooldown,
+            recent: Mutex::new(HashMap::new()),
         })
     }
 
@@ -181,18 +209,43 @@ impl Notifier {
         self.output == Output::Off
     }
 
-    pub fn max_messages(&self) -> usize {
-        self.max_messages
-    }
-
-    /// Sends, prints or logs the messages of `alerts`; gives up in time to report before
-    /// `deadline`. Never fails: what went wrong is logged (without the URL) and counted.
-    pub async fn deliver(&self, alerts: Alerts, deadline: Instant) -> AlertReport {
+    /// Sends, prints or logs the messages of what `collector` gathered; gives up in time to
+    /// report before `deadline`. Never fails: what went wrong is logged (without the URL) and
+    /// counted. Sent to Slack, an alert is not sent again from this execution environment for
+    /// `ALERT_COOLDOWN_SECONDS`; the entries held meanwhile are counted in its next message.
+    pub async fn deliver(&self, collector: Collector<'_>, deadline: Instant) -> AlertReport {
+        let now = Instant::now();
+        let alerts = if self.output == Output::Slack && !self.cooldown.is_zero() {
+            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            if recent.len() > MAX_REMEMBERED {
+                recent.retain(|_, r| now.duration_since(r.sent_at) < self.cooldown);
+            }
+            collector.finish_admitting(self.max_messages, |group| match recent.get_mut(&cooldown_key(group)) {
+                Some(r) if now.duration_since(r.sent_at) < self.cooldown => {
+                    r.held_entries += group.count;
+                    false
+                }
+                Some(r) => {
+                    group.held_before = r.held_entries;
+                    true
+                }
+                None => true,
+            })
+        } else {
+            collector.finish(self.max_messages)
+        };
         let mut report = AlertReport {
             alert_entries: alerts.entries,
             alert_messages: alerts.messages.len(),
+            alerts_held: alerts.held_groups,
             ..AlertReport::default()
         };
+        if alerts.held_groups > 0 {
+            info!(
+                held = alerts.held_groups,
+                "alerts held back: the same alert went out less than ALERT_COOLDOWN_SECONDS ago"
+            );
+        }
         if alerts.messages.is_empty() {
             return report;
         }
@@ -215,18 +268,26 @@ impl Notifier {
                     info!(alert = %slack::render_text(payload), "alert (no Slack webhook configured: not sent)");
                 }
             }
-            Output::Slack => self.send(&payloads, deadline.checked_sub(RESERVE).unwrap_or(deadline), &mut report).await,
+            Output::Slack => {
+                let sent = self.send(&payloads, deadline.checked_sub(RESERVE).unwrap_or(deadline), &mut report).await;
+                let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+                for (group, _) in alerts.messages.iter().zip(sent).filter(|(_, sent)| *sent) {
+                    recent.insert(cooldown_key(group), Recent { sent_at: Instant::now(), held_entries: 0 });
+                }
+            }
         }
         report
     }
 
-    async fn send(&self, payloads: &[Value], deadline: Instant, report: &mut AlertReport) {
+    /// Posts `payloads` in order; returns which went out.
+    async fn send(&self, payloads: &[Value], deadline: Instant, report: &mut AlertReport) -> Vec<bool> {
+        let mut sent = vec![false; payloads.len()];
         let url = match self.webhook(deadline).await {
             Ok(url) => url,
             Err(e) => {
                 report.alerts_failed += payloads.len();
                 warn!(error = %error_chain(&e), not_sent = payloads.len(), "cannot read the Slack webhook; alerts not sent");
-                return;
+                return sent;
             }
         };
         let mut waits = 0;
@@ -237,11 +298,12 @@ impl Notifier {
             if left.is_zero() {
                 report.alerts_failed += rest;
                 warn!(not_sent = rest, "no time left in the invocation to send the remaining alerts");
-                return;
+                return sent;
             }
             match self.post(&url, &payloads[i], self.timeout.min(left)).await {
                 Ok(()) => {
                     report.alerts_sent += 1;
+                    sent[i] = true;
                     i += 1;
                     waits = 0;
                 }
@@ -256,7 +318,7 @@ impl Notifier {
                             dropped = rest,
                             "Slack rate-limited the alerts and the invocation has no time to wait; dropped"
                         );
-                        return;
+                        return sent;
                     }
                 }
                 Err(e @ AlertError::Status { status: 403 | 404 | 410, .. }) => {
@@ -264,7 +326,7 @@ impl Notifier {
                     // Rotated or revoked: read the secret again next time.
                     *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = None;
                     warn!(error = %e, not_sent = rest, "Slack refused the webhook; alerts not sent");
-                    return;
+                    return sent;
                 }
                 Err(e @ AlertError::Status { status: 400..=499, .. }) => {
                     report.alerts_failed += 1;
@@ -274,10 +336,11 @@ impl Notifier {
                 Err(e) => {
                     report.alerts_failed += rest;
                     warn!(error = %e, not_sent = rest, "Slack alert failed; the remaining alerts of this invocation are not sent");
-                    return;
+                    return sent;
                 }
             }
         }
+        sent
     }
 
     async fn post(&self, url: &Secret, payload: &Value, timeout: Duration) -> Result<(), AlertError> {

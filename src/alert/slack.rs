@@ -245,6 +245,13 @@ pub fn payload(group: &Group, options: &MessageOptions<'_>, more: Option<(usize,
         escaped_within(&ex.log_stream, FIELD_SHOWN),
         escaped_within(&group.rule.to_string(), FIELD_SHOWN),
     ))];
+    if group.held_before > 0 {
+        context.push(mrkdwn(format!(
+            "also {} earlier entr{} since the last alert like this one, held back by ALERT_COOLDOWN_SECONDS",
+            group.held_before,
+            if group.held_before == 1 { "y" } else { "ies" }
+        )));
+    }
     if let Some((groups, entries)) = more {
         context.push(mrkdwn(format!(
             "…and {groups} more alert{} ({entries} entr{}) not sent: at most ALERT_MAX_MESSAGES messages per invocation",
@@ -365,6 +372,8 @@ mod tests {
             first: "2026-11-21T10:15:31.402Z".into(),
             last: "2026-11-21T10:19:02.000Z".into(),
             total_query_time: 21.75,
+            key: "9C2F6B0E1D3A4B5C".into(),
+            held_before: 0,
             example: Example {
                 id: "1".into(),
                 timestamp: "2026-11-21T10:16:00.000Z".into(),
@@ -475,6 +484,7 @@ mod tests {
             entries: 40,
             more_groups: 35,
             more_entries: 37,
+            held_groups: 0,
         };
         let payloads = payloads(&alerts, &MessageOptions::default());
         assert_eq!(payloads.len(), 2);
