@@ -105,3 +105,78 @@ fn every_contract_field_is_mapped() {
     assert_eq!(mappings["Rows_examined"]["type"], "long", "Rows_examined exceeds 2^31");
     assert_eq!(mappings["IP"]["type"], "ip");
 }
+
+fn read_json(name: &str) -> Value {
+    let path = format!("{}/index-templates/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn every_field_the_extractor_emits_is_mapped_explicitly() {
+    let mappings = mappings();
+    let mut unmapped = std::collections::BTreeSet::new();
+    for doc in documents() {
+        for field in doc.as_object().unwrap().keys() {
+            if !mappings.contains_key(field) {
+                unmapped.insert(field.clone());
+            }
+        }
+    }
+    assert!(unmapped.is_empty(), "fields the extractor emits but the template leaves to dynamic mapping: {unmapped:?}");
+}
+
+/// A simple OpenSearch index pattern (`*` wildcards) against an index name.
+fn pattern_matches(pattern: &str, index: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == index,
+        Some((prefix, rest)) => {
+            index.starts_with(prefix)
+                && (0..=index.len() - prefix.len()).any(|skip| pattern_matches(rest, &index[prefix.len() + skip..]))
+        }
+    }
+}
+
+#[test]
+fn the_dead_letter_index_has_its_own_safe_mapping() {
+    use logs_to_opensearch::bulk::{dead_letter_item, Encoder, ItemError};
+    let main = read_json("cwl-slowquery.index-template.json");
+    let dead = read_json("cwl-deadletter.index-template.json");
+    let index = "cwl-deadletter-2026.11.21";
+    let matches =
+        |t: &Value| t["index_patterns"].as_array().unwrap().iter().any(|p| pattern_matches(p.as_str().unwrap(), index));
+    assert!(matches(&main) && matches(&dead), "both patterns match a dead-letter index");
+    assert!(
+        dead["priority"].as_u64() > main["priority"].as_u64(),
+        "overlapping composable templates need different priorities; the dead-letter one must win"
+    );
+    assert_eq!(dead["template"]["mappings"]["dynamic"], false, "nothing written there can conflict");
+
+    // Every field of a real dead letter is mapped there, with a compatible type.
+    let properties = dead["template"]["mappings"]["properties"].as_object().unwrap();
+    let doc = &documents()[0];
+    let source = serde_json::to_vec(doc).unwrap();
+    let mut item = br#"{"index":{"_index":"cwl-aws-rds-instance-db-slowquery-2026.11.21","_id":"1"}}"#.to_vec();
+    item.push(b'\n');
+    item.extend_from_slice(&source);
+    item.push(b'\n');
+    let error = ItemError { status: 400, kind: "mapper_parsing_exception".into(), reason: "failed to parse".into() };
+    let letter = dead_letter_item(&Encoder::default(), "cwl", &item, &error, 3, "2026-11-21T10:00:00.000Z");
+    let letter: Value = serde_json::from_slice(letter.split(|b| *b == b'\n').nth(1).unwrap()).unwrap();
+    for (field, value) in letter.as_object().unwrap() {
+        let mapping = properties.get(field).unwrap_or_else(|| panic!("dead-letter field {field} is not mapped"));
+        let mapping_type = mapping["type"].as_str().unwrap();
+        assert!(compatible(mapping_type, value), "{field} is mapped as {mapping_type} but got {value}");
+    }
+}
+
+#[test]
+fn the_retention_policy_deletes_daily_indices_after_n_days() {
+    let policy = read_json("cwl-retention.ism-policy.json");
+    let states = policy["policy"]["states"].as_array().unwrap();
+    let names: Vec<&str> = states.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["hot", "delete"]);
+    assert_eq!(policy["policy"]["default_state"], "hot");
+    assert_eq!(states[0]["transitions"][0]["conditions"]["min_index_age"], "30d");
+    assert_eq!(states[1]["actions"][0], serde_json::json!({"delete": {}}));
+    assert_eq!(policy["policy"]["ism_template"][0]["index_patterns"][0], "cwl-*");
+}
