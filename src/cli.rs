@@ -11,6 +11,7 @@ use crate::config::{Config, RawConfig};
 use crate::delivery::Destination;
 use crate::event::{self, LogsData};
 use crate::handler::{Handler, Sink, Summary};
+use crate::setup;
 use crate::slowlog_file::{EntrySplitter, EventMaker};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -128,6 +129,27 @@ impl Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Install the index templates, the ISM retention policy and the Dashboards objects.
+    ///
+    /// Puts `_index_template/logs-to-opensearch` (the document contract, for INDEX_PREFIX-*) and
+    /// `_index_template/logs-to-opensearch-deadletter`, the ISM policy
+    /// `logs-to-opensearch-retention` (deletes daily indices after --retention-days), and imports
+    /// the "Slow queries" dashboard, its visualizations, a saved search and the index pattern into
+    /// OpenSearch Dashboards. Signed like every other request; running it again replaces each piece.
+    #[command(
+        after_help = "Example:\n  logs-to-opensearch setup --endpoint https://search-logs-abc123.eu-west-1.es.amazonaws.com --retention-days 14"
+    )]
+    Setup {
+        /// Delete daily indices this many days after they were created.
+        #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        retention_days: u32,
+        /// Where OpenSearch Dashboards answers on the endpoint (`_dashboards` on Amazon OpenSearch Service).
+        #[arg(long, value_name = "PATH", default_value = "_dashboards")]
+        dashboards_path: String,
+        /// Skip the Dashboards objects (a cluster without Dashboards, or Kibana).
+        #[arg(long)]
+        no_dashboards: bool,
+    },
     /// Run a saved Lambda event through exactly the Lambda's code path.
     ///
     /// Accepts a CloudWatch Logs subscription event ({"awslogs":{"data":…}}), Kinesis records
@@ -178,6 +200,9 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
     let retry_for = Duration::from_secs(cli.retry_for);
     let started = Instant::now();
     let mut summary = match cli.command {
+        Command::Setup { retention_days, dashboards_path, no_dashboards } => {
+            return setup(&config, retention_days, &dashboards_path, no_dashboards).await;
+        }
         Command::Replay { event } => replay(&handler, &event, retry_for).await?,
         Command::Slowlog { file, log_group, log_stream, owner, batch_size } => {
             slowlog(&handler, &file, log_group, log_stream, owner, batch_size as usize, retry_for).await?
@@ -201,6 +226,32 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
         Some(error) => Err(error.into()),
         None => Ok(()),
     }
+}
+
+/// `setup`: each piece in turn, a line on stderr for each; stops at the first failure.
+async fn setup(config: &Config, retention_days: u32, dashboards_path: &str, no_dashboards: bool) -> Result<()> {
+    let Some(opensearch) = &config.opensearch else {
+        anyhow::bail!("setup needs an endpoint: --endpoint URL or OPENSEARCH_ENDPOINT");
+    };
+    let transport = crate::delivery::transport(opensearch, None)?;
+    let assets = setup::assets(&config.index_prefix, retention_days);
+    let timeout = opensearch.timeout;
+    for done in setup::install_templates(&transport, &assets, timeout).await? {
+        eprintln!("logs-to-opensearch: installed {done}");
+    }
+    let serverless = matches!(&opensearch.auth, crate::config::Auth::SigV4 { service, .. } if service == "aoss");
+    if serverless {
+        eprintln!(
+            "logs-to-opensearch: skipped the ISM policy: OpenSearch Serverless has no ISM (set the collection's data lifecycle policy)"
+        );
+    } else {
+        eprintln!("logs-to-opensearch: installed {}", setup::install_policy(&transport, &assets, timeout).await?);
+    }
+    if !no_dashboards {
+        let done = setup::import_dashboards(&transport, &assets, dashboards_path, timeout).await?;
+        eprintln!("logs-to-opensearch: imported {done}");
+    }
+    Ok(())
 }
 
 async fn replay<S: Sink>(handler: &Handler<S>, path: &Path, retry_for: Duration) -> Result<Summary> {

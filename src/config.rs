@@ -35,6 +35,7 @@
 //! | `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` | `2773` | the extension's port (the extension's own variable) |
 //! | `DASHBOARDS_URL` | unset | OpenSearch Dashboards / Kibana base URL, for the message's Discover button |
 //! | `REDACT_QUERY_LITERALS` | `false` | `true`: mask string and number literals in `Query`, `@message` and alerts |
+//! | `INSTALL_TEMPLATES` | `false` | `true`: the Lambda function puts the index templates once per execution environment |
 
 use crate::alert::{self, Rules, SlowQueryRule};
 use crate::index_name::is_forbidden;
@@ -78,6 +79,7 @@ pub const VARIABLES: &[&str] = &[
     "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
     "DASHBOARDS_URL",
     "REDACT_QUERY_LITERALS",
+    "INSTALL_TEMPLATES",
 ];
 
 const DEFAULT_INDEX_PREFIX: &str = "cwl";
@@ -134,6 +136,8 @@ pub struct Config {
     pub alerts: AlertConfig,
     /// Mask string and number literals in `Query`, `@message` and alert messages.
     pub redact_literals: bool,
+    /// The Lambda function installs the index templates at start (`INSTALL_TEMPLATES`).
+    pub install_templates: bool,
 }
 
 impl Default for Config {
@@ -147,6 +151,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             alerts: AlertConfig::default(),
             redact_literals: false,
+            install_templates: false,
         }
     }
 }
@@ -441,8 +446,11 @@ impl RawConfig {
         };
         let redact_literals = self.get("REDACT_QUERY_LITERALS").is_some()
             && one_of(&self, "REDACT_QUERY_LITERALS", &["false", "true"], "true or false")? == "true";
+        let install_templates = self.get("INSTALL_TEMPLATES").is_some()
+            && one_of(&self, "INSTALL_TEMPLATES", &["false", "true"], "true or false")? == "true";
         let alerts = self.alert_config()?;
         Ok(Config {
+            install_templates,
             index_prefix,
             index_type,
             bulk_max_bytes,

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::delivery::Destination;
 use crate::handler::{Handler, HandlerError, Sink, Summary};
 use crate::metrics::emf_line;
+use crate::setup;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use std::io::Write;
@@ -37,6 +38,9 @@ pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
     if notifier.output() == Output::Log {
         warn!("alert rules are set but no SLACK_WEBHOOK_URL / SLACK_WEBHOOK_SECRET_ARN / SLACK_WEBHOOK_PARAMETER: alerts go to this log only");
     }
+    if let (true, Some(opensearch)) = (config.install_templates, &config.opensearch) {
+        install_templates(&config, opensearch).await;
+    }
     let handler = Arc::new(Handler::new(Arc::clone(&config), sink).with_notifier(notifier));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
@@ -52,6 +56,24 @@ pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
         }
     }))
     .await
+}
+
+/// `INSTALL_TEMPLATES=true`: the index templates, once per execution environment. A failure is
+/// logged, not fatal: documents still index (dynamically mapped) and the next environment tries again.
+async fn install_templates(config: &Config, opensearch: &crate::config::OpenSearchConfig) {
+    let assets = setup::assets(&config.index_prefix, 30);
+    let installed = match crate::delivery::transport(opensearch, None) {
+        Ok(transport) => {
+            setup::install_templates(&transport, &assets, opensearch.timeout).await.map_err(|e| e.to_string())
+        }
+        Err(e) => Err(crate::handler::error_chain(&e)),
+    };
+    match installed {
+        Ok(done) => info!(installed = ?done, "index templates installed (INSTALL_TEMPLATES)"),
+        Err(error) => {
+            warn!(error = %error, "cannot install the index templates (INSTALL_TEMPLATES); documents are still sent")
+        }
+    }
 }
 
 /// The runtime's deadline (milliseconds since the epoch) as an `Instant`.

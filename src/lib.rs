@@ -20,5 +20,6 @@ pub mod json;
 pub mod lambda;
 pub mod metrics;
 pub mod redact;
+pub mod setup;
 pub mod slowlog;
 pub mod slowlog_file;

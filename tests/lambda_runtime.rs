@@ -275,3 +275,23 @@ fn without_a_webhook_the_function_logs_its_alerts() {
     assert_eq!(alerts.len(), 2, "{stdout}");
     assert!(alerts[0]["fields"]["alert"].as_str().unwrap().starts_with("Slow query on prod-db-1: 7.412893 s"));
 }
+
+#[test]
+fn install_templates_puts_the_index_templates_before_the_first_batch() {
+    let standin = StandIn::start(Auth::SigV4 { service: "es" });
+    let event = std::fs::read(common::fixture("events/rds-mysql80-slowquery.json")).unwrap();
+    let api = FakeRuntimeApi::start(vec![("req-1".into(), event)]);
+    let env = [
+        ("INSTALL_TEMPLATES", "true"),
+        ("OPENSEARCH_ENDPOINT", standin.url.as_str()),
+        ("AWS_REGION", standin::REGION),
+        ("AWS_ACCESS_KEY_ID", standin::ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", standin::SECRET_KEY),
+    ];
+    let (answers, _) = run_function(&api, &env, 1);
+    assert_eq!(answers[0].body["indexed"], 5);
+    assert!(standin.template("logs-to-opensearch").is_some());
+    assert!(standin.template("logs-to-opensearch-deadletter").is_some());
+    let index = "cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21";
+    assert_eq!(standin.mapping(index, "IP"), Some(common::standin::FieldType::Ip), "typed by the template");
+}

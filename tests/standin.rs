@@ -329,3 +329,74 @@ fn every_document_we_make_indexes_without_mapping_conflicts() {
         Some(FieldType::Float)
     );
 }
+
+#[test]
+fn refuses_overlapping_templates_of_one_priority_and_types_new_indices_by_the_winner() {
+    let standin = StandIn::start(Auth::None);
+    let put = |name: &str, body: Value| {
+        let body = body.to_string();
+        let path = format!("/_index_template/{name}");
+        send(&standin, "PUT", &path, &[("content-type", "application/json".into())], body.as_bytes()).unwrap()
+    };
+    let broad = json!({"index_patterns": ["logs-*"], "priority": 100,
+        "template": {"mappings": {"properties": {"status": {"type": "keyword"}}}}});
+    assert_eq!(put("broad", broad).0, 200);
+    let same_priority = json!({"index_patterns": ["logs-dead-*"], "priority": 100, "template": {}});
+    let (status, json, _) = put("narrow", same_priority);
+    assert_eq!((status, json["error"]["type"].as_str()), (400, Some("illegal_argument_exception")));
+    let narrow = json!({"index_patterns": ["logs-dead-*"], "priority": 200,
+        "template": {"mappings": {"dynamic": false, "properties": {"status": {"type": "long"}}}}});
+    assert_eq!(put("narrow", narrow).0, 200);
+    let (status, json, _) = put(
+        "bad",
+        json!({"index_patterns": ["x-*"], "template": {"mappings": {"properties": {"a": {"type": "strng"}}}}}),
+    );
+    assert_eq!((status, json["error"]["type"].as_str()), (400, Some("mapper_parsing_exception")));
+
+    let (status, json) = bulk(
+        &standin,
+        "{\"index\":{\"_index\":\"logs-a\"}}\n{\"status\":500}\n{\"index\":{\"_index\":\"logs-dead-a\"}}\n{\"status\":\"x\",\"other\":1}\n",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(standin.mapping("logs-a", "status"), Some(FieldType::Text), "keyword from the broad template");
+    assert_eq!(json["items"][1]["index"]["status"], 400, "the narrow template's long refuses \"x\"");
+    let (_, json) =
+        bulk(&standin, "{\"index\":{\"_index\":\"logs-dead-b\"}}\n{\"status\":7,\"other\":{\"deep\":true}}\n");
+    assert_eq!(json["errors"], false);
+    assert_eq!(standin.mapping("logs-dead-b", "other"), None, "dynamic false: unknown fields are not mapped");
+}
+
+#[test]
+fn an_ism_policy_is_replaced_only_with_its_sequence_number() {
+    let standin = StandIn::start(Auth::None);
+    let policy =
+        json!({"policy": {"default_state": "hot", "states": [{"name": "hot", "actions": [], "transitions": []}]}});
+    let headers = [("content-type", "application/json".to_owned())];
+    let path = "/_plugins/_ism/policies/p";
+    let (status, json, _) = send(&standin, "PUT", path, &headers, policy.to_string().as_bytes()).unwrap();
+    assert_eq!(status, 201);
+    let seq_no = json["_seq_no"].as_u64().unwrap();
+    let (status, _, _) = send(&standin, "PUT", path, &headers, policy.to_string().as_bytes()).unwrap();
+    assert_eq!(status, 409, "an existing policy needs if_seq_no and if_primary_term");
+    let with_seq = format!("{path}?if_seq_no={seq_no}&if_primary_term=1");
+    let (status, _, _) = send(&standin, "PUT", &with_seq, &headers, policy.to_string().as_bytes()).unwrap();
+    assert_eq!(status, 200);
+    let bad = json!({"policy": {"default_state": "warm", "states": [{"name": "hot"}]}});
+    let (status, _, _) =
+        send(&standin, "PUT", "/_plugins/_ism/policies/q", &headers, bad.to_string().as_bytes()).unwrap();
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn dashboards_import_wants_the_xsrf_header_and_a_file() {
+    let standin = StandIn::start(Auth::None);
+    let path = "/_dashboards/api/saved_objects/_import?overwrite=true";
+    let body = "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.ndjson\"\r\n\r\n{\"type\":\"index-pattern\",\"id\":\"p\",\"attributes\":{\"title\":\"cwl-*\"}}\r\n--b--\r\n";
+    let form = ("content-type", "multipart/form-data; boundary=b".to_owned());
+    let (status, _, _) = send(&standin, "POST", path, std::slice::from_ref(&form), body.as_bytes()).unwrap();
+    assert_eq!(status, 400, "no osd-xsrf header");
+    let (status, json, _) =
+        send(&standin, "POST", path, &[form, ("osd-xsrf", "true".into())], body.as_bytes()).unwrap();
+    assert_eq!((status, json["successCount"].as_u64()), (200, Some(1)));
+    assert_eq!(standin.saved_objects(), [("index-pattern".to_owned(), "p".to_owned())]);
+}

@@ -67,12 +67,16 @@ pub enum FieldType {
     Boolean,
     Date,
     Object,
+    /// An `ip` field: only IPv4 / IPv6 addresses.
+    Ip,
 }
 
 #[derive(Debug, Default)]
 struct Index {
     mappings: BTreeMap<String, FieldType>,
     docs: BTreeMap<String, (u64, Value)>,
+    /// `dynamic: false` from the index template: unknown fields are kept in `_source`, not mapped.
+    dynamic_false: bool,
 }
 
 #[derive(Debug)]
@@ -85,6 +89,12 @@ struct State {
     next_seq_no: u64,
     /// An OpenSearch Serverless time-series collection: documents may not carry an `_id`.
     time_series: bool,
+    /// Composable index templates by name.
+    templates: BTreeMap<String, Value>,
+    /// ISM policies by id, with their `_seq_no`.
+    policies: BTreeMap<String, (u64, Value)>,
+    /// Dashboards saved objects by (type, id).
+    saved_objects: BTreeMap<(String, String), Value>,
 }
 
 /// A running stand-in; cheap to clone.
@@ -105,6 +115,9 @@ impl StandIn {
             bulk_requests: 0,
             next_seq_no: 0,
             time_series: false,
+            templates: BTreeMap::new(),
+            policies: BTreeMap::new(),
+            saved_objects: BTreeMap::new(),
         }));
         let shared = Arc::clone(&state);
         let address = http::serve(Arc::new(move |request: Request| handle(&shared, request)));
@@ -150,6 +163,195 @@ impl StandIn {
     pub fn bulk_requests(&self) -> usize {
         self.state.lock().unwrap().bulk_requests
     }
+
+    pub fn template(&self, name: &str) -> Option<Value> {
+        self.state.lock().unwrap().templates.get(name).cloned()
+    }
+
+    pub fn policy(&self, id: &str) -> Option<Value> {
+        self.state.lock().unwrap().policies.get(id).map(|(_, p)| p.clone())
+    }
+
+    /// Saved objects imported into Dashboards, as `(type, id)`.
+    pub fn saved_objects(&self) -> Vec<(String, String)> {
+        self.state.lock().unwrap().saved_objects.keys().cloned().collect()
+    }
+}
+
+/// An OpenSearch index pattern (`*` wildcards) against an index name.
+fn pattern_matches(pattern: &str, index: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == index,
+        Some((prefix, rest)) => {
+            index.starts_with(prefix) && (prefix.len()..=index.len()).any(|at| pattern_matches(rest, &index[at..]))
+        }
+    }
+}
+
+/// A new index, with the mappings of the highest-priority template whose patterns match it.
+fn new_index(templates: &BTreeMap<String, Value>, name: &str) -> Index {
+    let matching = templates.values().filter(|t| {
+        t["index_patterns"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p.as_str().is_some_and(|p| pattern_matches(p, name))))
+    });
+    let Some(template) = matching.max_by_key(|t| t["priority"].as_u64().unwrap_or(0)) else { return Index::default() };
+    let mappings = &template["template"]["mappings"];
+    let mut index = Index {
+        dynamic_false: mappings["dynamic"] == json!(false) || mappings["dynamic"] == "false",
+        ..Index::default()
+    };
+    for (field, mapping) in mappings["properties"].as_object().into_iter().flatten() {
+        let field_type = match mapping["type"].as_str() {
+            Some("keyword" | "text" | "wildcard") => FieldType::Text,
+            Some("long" | "integer" | "short" | "byte") => FieldType::Long,
+            Some("double" | "float" | "half_float" | "scaled_float") => FieldType::Float,
+            Some("boolean") => FieldType::Boolean,
+            Some("date") => FieldType::Date,
+            Some("ip") => FieldType::Ip,
+            _ => FieldType::Object,
+        };
+        index.mappings.insert(field.clone(), field_type);
+    }
+    index
+}
+
+/// `PUT _index_template/<name>`: what OpenSearch checks of a composable template.
+fn put_template(state: &Mutex<State>, name: &str, body: &[u8]) -> Reply {
+    let Ok(template) = serde_json::from_slice::<Value>(body) else {
+        return refuse(400, "parse_exception", "request body is required and must be JSON");
+    };
+    let patterns: Vec<&str> =
+        template["index_patterns"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    if patterns.is_empty() {
+        return refuse(400, "action_request_validation_exception", "Validation Failed: 1: index patterns are missing;");
+    }
+    if let Some(unknown) = template.as_object().unwrap().keys().find(|k| {
+        !matches!(
+            k.as_str(),
+            "index_patterns" | "template" | "priority" | "version" | "_meta" | "composed_of" | "data_stream"
+        )
+    }) {
+        return refuse(400, "x_content_parse_exception", &format!("[index_template] unknown field [{unknown}]"));
+    }
+    for (field, mapping) in template["template"]["mappings"]["properties"].as_object().into_iter().flatten() {
+        let known = ["keyword", "text", "long", "integer", "double", "float", "boolean", "date", "ip", "object"];
+        if !mapping["type"].as_str().is_some_and(|t| known.contains(&t)) {
+            return refuse(
+                400,
+                "mapper_parsing_exception",
+                &format!("No handler for type [{}] declared on field [{field}]", mapping["type"]),
+            );
+        }
+    }
+    let priority = template["priority"].as_u64().unwrap_or(0);
+    let mut state = state.lock().unwrap();
+    for (other_name, other) in &state.templates {
+        let overlap = other["index_patterns"].as_array().into_iter().flatten().filter_map(Value::as_str).any(|o| {
+            patterns
+                .iter()
+                .any(|p| pattern_matches(p, o.trim_end_matches('*')) || pattern_matches(o, p.trim_end_matches('*')))
+        });
+        if other_name != name && overlap && other["priority"].as_u64().unwrap_or(0) == priority {
+            return refuse(
+                400,
+                "illegal_argument_exception",
+                &format!("index template [{name}] has index patterns {patterns:?} matching patterns from existing templates [{other_name}] that have the same priority [{priority}], multiple index templates may not match during index creation, please use a different priority"),
+            );
+        }
+    }
+    state.templates.insert(name.to_owned(), template);
+    Reply::Now(Response::json(200, &json!({"acknowledged": true})))
+}
+
+/// `GET` / `PUT _plugins/_ism/policies/<id>`: an existing policy is only replaced with the
+/// `if_seq_no` / `if_primary_term` of the version read, as the ISM plugin wants.
+fn ism_policy(state: &Mutex<State>, method: &str, id: &str, query: &str, body: &[u8]) -> Reply {
+    let mut state = state.lock().unwrap();
+    if method == "GET" {
+        return match state.policies.get(id) {
+            Some((seq_no, policy)) => Reply::Now(Response::json(
+                200,
+                &json!({"_id": id, "_version": 1, "_seq_no": seq_no, "_primary_term": 1, "policy": policy["policy"]}),
+            )),
+            None => refuse(404, "status_exception", "Policy not found"),
+        };
+    }
+    let Ok(policy) = serde_json::from_slice::<Value>(body) else {
+        return refuse(400, "parse_exception", "request body is required and must be JSON");
+    };
+    let states = policy["policy"]["states"].as_array();
+    let default_state = policy["policy"]["default_state"].as_str();
+    if states.is_none_or(|s| !s.iter().any(|s| s["name"].as_str() == default_state)) {
+        return refuse(400, "illegal_argument_exception", "Policy must have a default_state that is one of its states");
+    }
+    let seq_no = state.next_seq_no;
+    state.next_seq_no += 1;
+    match state.policies.get(id) {
+        Some((current, _)) => {
+            if !query.contains(&format!("if_seq_no={current}")) || !query.contains("if_primary_term=1") {
+                return refuse(
+                    409,
+                    "version_conflict_engine_exception",
+                    &format!("[{id}]: version conflict, required seqNo and primaryTerm to update a policy"),
+                );
+            }
+            state.policies.insert(id.to_owned(), (seq_no, policy));
+            Reply::Now(Response::json(200, &json!({"_id": id, "_seq_no": seq_no, "_primary_term": 1})))
+        }
+        None => {
+            state.policies.insert(id.to_owned(), (seq_no, policy));
+            Reply::Now(Response::json(201, &json!({"_id": id, "_seq_no": seq_no, "_primary_term": 1})))
+        }
+    }
+}
+
+/// `POST <dashboards>/api/saved_objects/_import?overwrite=true`: a multipart form with one NDJSON
+/// file of saved objects; Dashboards wants the `osd-xsrf` header.
+fn import_saved_objects(state: &Mutex<State>, request: &Request) -> Reply {
+    if request.header("osd-xsrf").is_none() {
+        return Reply::Now(Response::json(
+            400,
+            &json!({"statusCode": 400, "error": "Bad Request", "message": "Request must contain a osd-xsrf header."}),
+        ));
+    }
+    let Some(boundary) = request.header("content-type").and_then(|c| c.split("boundary=").nth(1)) else {
+        return Reply::Now(Response::json(415, &json!({"statusCode": 415, "error": "Unsupported Media Type"})));
+    };
+    let text = String::from_utf8_lossy(&request.body);
+    let delimiter = format!("--{}", boundary.trim_matches('"'));
+    let Some(part) = text.split(delimiter.as_str()).find(|p| p.contains("name=\"file\"")) else {
+        return Reply::Now(Response::json(
+            400,
+            &json!({"statusCode": 400, "error": "Bad Request", "message": "[request body.file]: expected value of type [Stream]"}),
+        ));
+    };
+    let Some((_, ndjson)) = part.split_once("\r\n\r\n") else {
+        return Reply::Now(Response::json(
+            400,
+            &json!({"statusCode": 400, "error": "Bad Request", "message": "malformed part"}),
+        ));
+    };
+    let overwrite = request.query.contains("overwrite=true");
+    let mut state = state.lock().unwrap();
+    let (mut imported, mut errors) = (0, Vec::new());
+    for line in ndjson.trim_end_matches("\r\n").lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(object) = serde_json::from_str::<Value>(line) else {
+            return Reply::Now(Response::json(
+                400,
+                &json!({"statusCode": 400, "error": "Bad Request", "message": "Unexpected token in JSON"}),
+            ));
+        };
+        let (Some(kind), Some(id)) = (object["type"].as_str(), object["id"].as_str()) else { continue };
+        let key = (kind.to_owned(), id.to_owned());
+        if state.saved_objects.contains_key(&key) && !overwrite {
+            errors.push(json!({"id": id, "type": kind, "error": {"type": "conflict"}}));
+            continue;
+        }
+        state.saved_objects.insert(key, object);
+        imported += 1;
+    }
+    Reply::Now(Response::json(200, &json!({"success": errors.is_empty(), "successCount": imported, "errors": errors})))
 }
 
 fn error_body(status: u16, kind: &str, reason: &str) -> Value {
@@ -208,6 +410,13 @@ fn handle(state: &Mutex<State>, request: Request) -> Reply {
             Some(problem) => Reply::Now(Response::json(406, &json!({"error": problem, "status": 406}))),
             None => bulk(state, &body),
         },
+        ("PUT", path) if path.starts_with("/_index_template/") => {
+            put_template(state, &path["/_index_template/".len()..], &body)
+        }
+        (method @ ("GET" | "PUT"), path) if path.starts_with("/_plugins/_ism/policies/") => {
+            ism_policy(state, method, &path["/_plugins/_ism/policies/".len()..], &request.query, &body)
+        }
+        ("POST", "/_dashboards/api/saved_objects/_import") => import_saved_objects(state, &request),
         ("GET", "/") => Reply::Now(Response::json(
             200,
             &json!({"name": "standin", "cluster_name": "123456789012:standin", "version": {"distribution": "opensearch", "number": "2.17.0"}, "tagline": "The OpenSearch Project: https://opensearch.org/"}),
@@ -554,6 +763,7 @@ fn accepts(mapped: FieldType, value: &Value) -> bool {
         (FieldType::Boolean, Value::String(s)) => s == "true" || s == "false",
         (FieldType::Date, Value::String(s)) => looks_like_date(s),
         (FieldType::Date, Value::Number(n)) => n.is_i64(),
+        (FieldType::Ip, Value::String(s)) => s.parse::<std::net::IpAddr>().is_ok(),
         _ => false,
     }
 }
@@ -566,6 +776,7 @@ fn type_name(t: FieldType) -> &'static str {
         FieldType::Boolean => "boolean",
         FieldType::Date => "date",
         FieldType::Object => "object",
+        FieldType::Ip => "ip",
     }
 }
 
@@ -599,6 +810,7 @@ fn map_document(index: &Index, doc: &Map<String, Value>, id: &str) -> Result<Vec
                     });
                 }
                 Some(_) => {}
+                None if index.dynamic_false => {}
                 None => {
                     if let Some(t) = dynamic_type(value) {
                         updates.push((path.clone(), t));
@@ -769,7 +981,11 @@ fn bulk(state: &Mutex<State>, body: &[u8]) -> Reply {
                 continue;
             }
         };
-        let index = state.indices.entry(item.index.clone()).or_default();
+        if !state.indices.contains_key(&item.index) {
+            let fresh = new_index(&state.templates, &item.index);
+            state.indices.insert(item.index.clone(), fresh);
+        }
+        let index = state.indices.get_mut(&item.index).unwrap();
         if item.action == "create" && index.docs.contains_key(&id) {
             errors = true;
             answers.push(failure(

@@ -1,0 +1,211 @@
+//! `logs-to-opensearch setup`: installs what the documents rely on, through the same signed
+//! client as `_bulk`. Idempotent: running it again replaces each piece with the same content.
+//!
+//! 1. the index template (`_index_template/logs-to-opensearch`, for `<INDEX_PREFIX>-*`) and the
+//!    dead-letter template (`_index_template/logs-to-opensearch-deadletter`, for
+//!    `<INDEX_PREFIX>-deadletter-*`, a higher priority so it wins where both match);
+//! 2. the ISM retention policy (`_plugins/_ism/policies/logs-to-opensearch-retention`), which
+//!    deletes daily indices N days after their creation (not on OpenSearch Serverless, which has
+//!    no ISM: its data lifecycle policies do this);
+//! 3. the OpenSearch Dashboards saved objects (index pattern, "Slow queries" dashboard, saved
+//!    search), imported through `<dashboards>/api/saved_objects/_import?overwrite=true`.
+//!
+//! The bodies are the files under `index-templates/`, compiled in; [`assets`] adapts them to the
+//! index prefix and retention (pure). With `INSTALL_TEMPLATES=true` the Lambda function installs
+//! the two templates once per execution environment, before its first batch.
+
+use crate::handler::error_chain;
+use bytes::Bytes;
+use opensearch::http::headers::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use opensearch::http::transport::Transport;
+use opensearch::http::Method;
+use serde_json::Value;
+use std::time::Duration;
+
+pub const TEMPLATE_NAME: &str = "logs-to-opensearch";
+pub const DEAD_LETTER_TEMPLATE_NAME: &str = "logs-to-opensearch-deadletter";
+pub const POLICY_ID: &str = "logs-to-opensearch-retention";
+/// The prefix the files under `index-templates/` are written for.
+const FILE_PREFIX: &str = "cwl";
+
+const TEMPLATE: &str = include_str!("../index-templates/cwl-slowquery.index-template.json");
+const DEAD_LETTER_TEMPLATE: &str = include_str!("../index-templates/cwl-deadletter.index-template.json");
+const POLICY: &str = include_str!("../index-templates/cwl-retention.ism-policy.json");
+/// The Dashboards saved objects (NDJSON).
+pub const DASHBOARDS: &str = include_str!("../index-templates/dashboards.ndjson");
+
+/// The bodies to install, adapted to one index prefix and retention.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assets {
+    pub template: Value,
+    pub dead_letter_template: Value,
+    pub policy: Value,
+    pub dashboards: String,
+}
+
+/// The files under `index-templates/` for `index_prefix`, with indices deleted after
+/// `retention_days` (pure).
+pub fn assets(index_prefix: &str, retention_days: u32) -> Assets {
+    let parse =
+        |text: &str| serde_json::from_str::<Value>(text).expect("index-templates/ files are valid JSON (tested)");
+    let mut template = parse(TEMPLATE);
+    template["index_patterns"] = serde_json::json!([format!("{index_prefix}-*")]);
+    let mut dead_letter_template = parse(DEAD_LETTER_TEMPLATE);
+    dead_letter_template["index_patterns"] = serde_json::json!([format!("{index_prefix}-deadletter-*")]);
+    let mut policy = parse(POLICY);
+    policy["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"] =
+        Value::String(format!("{retention_days}d"));
+    policy["policy"]["ism_template"][0]["index_patterns"] = serde_json::json!([format!("{index_prefix}-*")]);
+    // The saved objects name the index pattern `cwl-*` in their titles and ids.
+    let dashboards = DASHBOARDS.replace(&format!("\"{FILE_PREFIX}-*\""), &format!("\"{index_prefix}-*\""));
+    Assets { template, dead_letter_template, policy, dashboards }
+}
+
+/// A piece that could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{what}: no answer from the cluster: {problem}")]
+    Unreachable { what: String, problem: String },
+    #[error("{what}: the cluster answered HTTP {status}: {body}")]
+    Refused { what: String, status: u16, body: String },
+}
+
+/// What [`install`] did, one line per piece.
+pub type Done = Vec<String>;
+
+/// Installs the two index templates.
+pub async fn install_templates(transport: &Transport, assets: &Assets, timeout: Duration) -> Result<Done, SetupError> {
+    let mut done = Vec::new();
+    for (name, body) in [(TEMPLATE_NAME, &assets.template), (DEAD_LETTER_TEMPLATE_NAME, &assets.dead_letter_template)] {
+        let what = format!("index template {name}");
+        let path = format!("_index_template/{name}");
+        send(transport, Method::Put, &path, json_headers(), Some(body.to_string().into()), timeout, &what).await?;
+        done.push(format!("{what} for {}", body["index_patterns"]));
+    }
+    Ok(done)
+}
+
+/// Installs (or replaces) the ISM policy.
+pub async fn install_policy(transport: &Transport, assets: &Assets, timeout: Duration) -> Result<String, SetupError> {
+    let what = format!("ISM policy {POLICY_ID}");
+    let path = format!("_plugins/_ism/policies/{POLICY_ID}");
+    // An existing policy is only replaced with the sequence number of the version read.
+    let current = send_status(transport, Method::Get, &path, HeaderMap::new(), None, timeout, &what).await?;
+    let path = match current {
+        (200, answer) => {
+            let answer: Value = serde_json::from_slice(&answer).unwrap_or_default();
+            format!(
+                "{path}?if_seq_no={}&if_primary_term={}",
+                answer["_seq_no"].as_u64().unwrap_or(0),
+                answer["_primary_term"].as_u64().unwrap_or(1)
+            )
+        }
+        (404, _) => path,
+        (status, body) => return Err(SetupError::Refused { what, status, body: quote(&body) }),
+    };
+    send(transport, Method::Put, &path, json_headers(), Some(assets.policy.to_string().into()), timeout, &what).await?;
+    let age = &assets.policy["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"];
+    Ok(format!("{what}: delete indices after {}", age.as_str().unwrap_or("?")))
+}
+
+/// Imports the saved objects into Dashboards at `dashboards_path` on the same endpoint
+/// (`_dashboards` on Amazon OpenSearch Service).
+pub async fn import_dashboards(
+    transport: &Transport,
+    assets: &Assets,
+    dashboards_path: &str,
+    timeout: Duration,
+) -> Result<String, SetupError> {
+    let what = "Dashboards saved objects".to_owned();
+    let boundary = "logs-to-opensearch-7d4f0c2a9b";
+    let mut body = Vec::with_capacity(assets.dashboards.len() + 256);
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"logs-to-opensearch.ndjson\"\r\n\
+             Content-Type: application/ndjson\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(assets.dashboards.as_bytes());
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut headers = HeaderMap::new();
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    headers.insert(CONTENT_TYPE, HeaderValue::from_str(&content_type).expect("an ASCII header value"));
+    headers.insert(HeaderName::from_static("osd-xsrf"), HeaderValue::from_static("true"));
+    let path = format!("{}/api/saved_objects/_import?overwrite=true", dashboards_path.trim_matches('/'));
+    let answer = send(transport, Method::Post, &path, headers, Some(body.into()), timeout, &what).await?;
+    let answer: Value = serde_json::from_slice(&answer).unwrap_or_default();
+    if answer["success"] != true {
+        return Err(SetupError::Refused { what, status: 200, body: quote(answer["errors"].to_string().as_bytes()) });
+    }
+    Ok(format!("{what}: {} imported", answer["successCount"]))
+}
+
+fn json_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers
+}
+
+async fn send(
+    transport: &Transport,
+    method: Method,
+    path: &str,
+    headers: HeaderMap,
+    body: Option<Bytes>,
+    timeout: Duration,
+    what: &str,
+) -> Result<Bytes, SetupError> {
+    match send_status(transport, method, path, headers, body, timeout, what).await? {
+        (200..=299, answer) => Ok(answer),
+        (status, answer) => Err(SetupError::Refused { what: what.to_owned(), status, body: quote(&answer) }),
+    }
+}
+
+async fn send_status(
+    transport: &Transport,
+    method: Method,
+    path: &str,
+    headers: HeaderMap,
+    body: Option<Bytes>,
+    timeout: Duration,
+    what: &str,
+) -> Result<(u16, Bytes), SetupError> {
+    let unreachable =
+        |e: opensearch::Error| SetupError::Unreachable { what: what.to_owned(), problem: error_chain(&e) };
+    let (path, query) = match path.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path, None),
+    };
+    let query: Option<Vec<(&str, &str)>> =
+        query.map(|q| q.split('&').filter_map(|pair| pair.split_once('=')).collect());
+    let response =
+        transport.send(method, path, headers, query.as_ref(), body, Some(timeout)).await.map_err(unreachable)?;
+    let status = response.status_code().as_u16();
+    let answer = response.bytes().await.map_err(unreachable)?;
+    Ok((status, answer))
+}
+
+fn quote(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut quoted: String = text.chars().take(300).collect();
+    if text.chars().count() > 300 {
+        quoted.push('…');
+    }
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assets_follow_the_index_prefix_and_retention() {
+        let assets = assets("rds-slow", 14);
+        assert_eq!(assets.template["index_patterns"], serde_json::json!(["rds-slow-*"]));
+        assert_eq!(assets.dead_letter_template["index_patterns"], serde_json::json!(["rds-slow-deadletter-*"]));
+        assert_eq!(assets.policy["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"], "14d");
+        assert_eq!(assets.policy["policy"]["ism_template"][0]["index_patterns"], serde_json::json!(["rds-slow-*"]));
+        assert!(assets.dashboards.contains("\"rds-slow-*\"") && !assets.dashboards.contains("\"cwl-*\""));
+    }
+}
