@@ -70,7 +70,7 @@ pub enum SetupError {
     Refused { what: String, status: u16, body: String },
 }
 
-/// What [`install`] did, one line per piece.
+/// What [`install_templates`] did, one line per piece.
 pub type Done = Vec<String>;
 
 /// Installs the two index templates.
