@@ -95,3 +95,15 @@ fn every_field_named_exists_in_the_template_with_a_usable_type() {
     }
     assert!(checked > 20, "only {checked} fields checked");
 }
+
+#[test]
+fn the_alert_discover_button_opens_the_imported_index_pattern() {
+    let pattern = objects().into_iter().find(|o| o["type"] == "index-pattern").unwrap();
+    let id = pattern["id"].as_str().unwrap();
+    let golden = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/expected/slack-rds-mysql80-slow-queries.json"
+    ))
+    .unwrap();
+    assert!(golden.contains(&format!("_a=(index:'{id}',")), "the Discover link names another index pattern");
+}

@@ -14,6 +14,8 @@ use serde_json::{json, Value};
 
 /// Characters of the query (after escaping) shown in the code block.
 const QUERY_SHOWN: usize = 1500;
+/// The id of the index pattern `setup` imports into Dashboards (`index-templates/dashboards.ndjson`).
+const INDEX_PATTERN_ID: &str = "logs-to-opensearch-cwl";
 /// Characters of the fingerprint shown under the query.
 const FINGERPRINT_SHOWN: usize = 600;
 /// Characters of one field's value.
@@ -275,7 +277,8 @@ pub fn payload(group: &Group, options: &MessageOptions<'_>, more: Option<(usize,
 }
 
 /// OpenSearch Dashboards Discover (also Kibana's) filtered to the group: its fingerprint for slow
-/// queries, its log group otherwise; a minute either side of the group's time range.
+/// queries, its log group otherwise; a minute either side of the group's time range; on the index
+/// pattern `setup` imports.
 pub fn discover_url(base: &Url, group: &Group) -> String {
     let kql_string = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
     let mut query = format!("@log_group:{}", kql_string(&group.log_group));
@@ -292,7 +295,7 @@ pub fn discover_url(base: &Url, group: &Group) -> String {
     // Rison: strings in single quotes, `'` and `!` escaped with `!`.
     let rison = |s: &str| format!("'{}'", s.replace('!', "!!").replace('\'', "!'"));
     let state = format!(
-        "_g=(time:(from:{},to:{}))&_a=(query:(language:kuery,query:{}))",
+        "_g=(time:(from:{},to:{}))&_a=(index:'{INDEX_PATTERN_ID}',query:(language:kuery,query:{}))",
         rison(&shifted(&group.first, -1)),
         rison(&shifted(&group.last, 1)),
         rison(&query)
@@ -454,7 +457,7 @@ mod tests {
             url,
             "https://search-logs.eu-west-1.es.amazonaws.com/_dashboards/app/discover#/?\
              _g=(time:(from:'2026-11-21T10:14:31.402Z',to:'2026-11-21T10:20:02.000Z'))&\
-             _a=(query:(language:kuery,query:'@log_group:%22/aws/rds/instance/prod-db-1/slowquery%22%20and%20Fingerprint_id:%229C2F6B0E1D3A4B5C%22'))"
+             _a=(index:'logs-to-opensearch-cwl',query:(language:kuery,query:'@log_group:%22/aws/rds/instance/prod-db-1/slowquery%22%20and%20Fingerprint_id:%229C2F6B0E1D3A4B5C%22'))"
         );
     }
 
