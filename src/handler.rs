@@ -301,6 +301,19 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Characters of an answer's body quoted in an error or a log line.
+pub const BODY_QUOTED: usize = 200;
+
+/// An answer's body for an error or a log line: at most [`BODY_QUOTED`] characters (an ellipsis
+/// says when cut), control characters as spaces, so it stays on one line.
+pub fn quote(body: &str) -> String {
+    let mut text: String = body.chars().take(BODY_QUOTED).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if body.chars().count() > BODY_QUOTED {
+        text.push('…');
+    }
+    text.trim().to_owned()
+}
+
 impl HandlerError {
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -510,5 +523,16 @@ pub fn log_summary(summary: &Summary) {
         (summary.delivery.failed + summary.delivery.dead_lettered).saturating_sub(summary.delivery.failures.len());
     if not_shown > 0 {
         warn!(not_shown, "more items were not indexed; only the first {FAILURES_SHOWN} are logged");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_are_quoted_short_and_on_one_line() {
+        assert_eq!(quote("invalid_payload\n"), "invalid_payload");
+        assert_eq!(quote(&"x".repeat(500)).chars().count(), BODY_QUOTED + 1);
     }
 }

@@ -14,7 +14,7 @@
 //! index prefix and retention (pure). With `INSTALL_TEMPLATES=true` the Lambda function installs
 //! the two templates once per execution environment, before its first batch.
 
-use crate::handler::error_chain;
+use crate::handler::{error_chain, quote};
 use bytes::Bytes;
 use opensearch::http::headers::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use opensearch::http::transport::Transport;
@@ -101,7 +101,9 @@ pub async fn install_policy(transport: &Transport, assets: &Assets, timeout: Dur
             )
         }
         (404, _) => path,
-        (status, body) => return Err(SetupError::Refused { what, status, body: quote(&body) }),
+        (status, body) => {
+            return Err(SetupError::Refused { what, status, body: quote(&String::from_utf8_lossy(&body)) })
+        }
     };
     send(transport, Method::Put, &path, json_headers(), Some(assets.policy.to_string().into()), timeout, &what).await?;
     let age = &assets.policy["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"];
@@ -136,7 +138,7 @@ pub async fn import_dashboards(
     let answer = send(transport, Method::Post, &path, headers, Some(body.into()), timeout, &what).await?;
     let answer: Value = serde_json::from_slice(&answer).unwrap_or_default();
     if answer["success"] != true {
-        return Err(SetupError::Refused { what, status: 200, body: quote(answer["errors"].to_string().as_bytes()) });
+        return Err(SetupError::Refused { what, status: 200, body: quote(&answer["errors"].to_string()) });
     }
     Ok(format!("{what}: {} imported", answer["successCount"]))
 }
@@ -158,7 +160,9 @@ async fn send(
 ) -> Result<Bytes, SetupError> {
     match send_status(transport, method, path, headers, body, timeout, what).await? {
         (200..=299, answer) => Ok(answer),
-        (status, answer) => Err(SetupError::Refused { what: what.to_owned(), status, body: quote(&answer) }),
+        (status, answer) => {
+            Err(SetupError::Refused { what: what.to_owned(), status, body: quote(&String::from_utf8_lossy(&answer)) })
+        }
     }
 }
 
@@ -184,15 +188,6 @@ async fn send_status(
     let status = response.status_code().as_u16();
     let answer = response.bytes().await.map_err(unreachable)?;
     Ok((status, answer))
-}
-
-fn quote(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut quoted: String = text.chars().take(300).collect();
-    if text.chars().count() > 300 {
-        quoted.push('…');
-    }
-    quoted
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 use super::slack::{self, MessageOptions};
 use super::{Collector, Group, RuleKind};
 use crate::config::{AlertConfig, ExtensionConfig, Secret, WebhookSource};
-use crate::handler::error_chain;
+use crate::handler::{error_chain, quote};
 use opensearch::http::Url;
 use serde::Serialize;
 use serde_json::Value;
@@ -33,8 +33,6 @@ const MAX_WAITS: u32 = 3;
 /// Attempts to read the webhook from the extension (it refuses calls until it is ready).
 const EXTENSION_ATTEMPTS: u32 = 3;
 const EXTENSION_PAUSE: Duration = Duration::from_millis(200);
-/// Bytes of an error body quoted in a log line.
-const BODY_QUOTED: usize = 200;
 
 /// Where alerts go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +132,8 @@ pub struct Notifier {
     timeout: Duration,
     dashboards_url: Option<Url>,
     redact: bool,
-    client: reqwest::Client,
+    /// Built only when alerts go to Slack: a TLS client costs cold-start time for nothing else.
+    client: Option<reqwest::Client>,
     /// The webhook URL once read (Secrets Manager and Parameter Store are read once).
     cached: Mutex<Option<Secret>>,
     cooldown: Duration,
@@ -169,7 +168,7 @@ impl Notifier {
             timeout: Duration::from_secs(1),
             dashboards_url: None,
             redact: false,
-            client: reqwest::Client::new(),
+            client: None,
             cached: Mutex::new(None),
             cooldown: Duration::ZERO,
             recent: Mutex::new(HashMap::new()),
@@ -178,15 +177,21 @@ impl Notifier {
 
     /// `output` is [`Output::Slack`] only with a webhook source in `config` (the caller checks).
     pub fn new(config: &AlertConfig, redact: bool, output: Output) -> Result<Notifier, AlertError> {
-        let client = reqwest::Client::builder()
-            // A webhook does not redirect; following one could hand the message to someone else.
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(config.timeout)
-            .build()
-            .map_err(|e| AlertError::Client(error_chain(&e.without_url())))?;
+        let output = if config.rules.is_empty() { Output::Off } else { output };
+        let client = match output {
+            Output::Slack => Some(
+                reqwest::Client::builder()
+                    // A webhook does not redirect; following one could hand the message to someone else.
+                    .redirect(reqwest::redirect::Policy::none())
+                    .no_proxy()
+                    .connect_timeout(config.timeout)
+                    .build()
+                    .map_err(|e| AlertError::Client(error_chain(&e.without_url())))?,
+            ),
+            _ => None,
+        };
         Ok(Notifier {
-            output: if config.rules.is_empty() { Output::Off } else { output },
+            output,
             max_messages: config.max_messages,
             source: config.webhook.clone(),
             extension: config.extension.clone(),
@@ -282,7 +287,9 @@ impl Notifier {
     /// Posts `payloads` in order; returns which went out.
     async fn send(&self, payloads: &[Value], deadline: Instant, report: &mut AlertReport) -> Vec<bool> {
         let mut sent = vec![false; payloads.len()];
-        let url = match self.webhook(deadline).await {
+        // Present whenever the output is Slack (see `new`).
+        let Some(client) = &self.client else { return sent };
+        let url = match self.webhook(client, deadline).await {
             Ok(url) => url,
             Err(e) => {
                 report.alerts_failed += payloads.len();
@@ -300,7 +307,7 @@ impl Notifier {
                 warn!(not_sent = rest, "no time left in the invocation to send the remaining alerts");
                 return sent;
             }
-            match self.post(&url, &payloads[i], self.timeout.min(left)).await {
+            match self.post(client, &url, &payloads[i], self.timeout.min(left)).await {
                 Ok(()) => {
                     report.alerts_sent += 1;
                     sent[i] = true;
@@ -343,9 +350,14 @@ impl Notifier {
         sent
     }
 
-    async fn post(&self, url: &Secret, payload: &Value, timeout: Duration) -> Result<(), AlertError> {
-        let request = self
-            .client
+    async fn post(
+        &self,
+        client: &reqwest::Client,
+        url: &Secret,
+        payload: &Value,
+        timeout: Duration,
+    ) -> Result<(), AlertError> {
+        let request = client
             .post(url.expose())
             .timeout(timeout)
             .header("content-type", "application/json")
@@ -370,7 +382,7 @@ impl Notifier {
     }
 
     /// The webhook URL: from the configuration, or read once through the extension.
-    async fn webhook(&self, deadline: Instant) -> Result<Secret, AlertError> {
+    async fn webhook(&self, client: &reqwest::Client, deadline: Instant) -> Result<Secret, AlertError> {
         if let Some(url) = self.cached.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             return Ok(url);
         }
@@ -378,8 +390,8 @@ impl Notifier {
             Some(WebhookSource::Url(url)) => url.clone(),
             Some(WebhookSource::Secret(id)) => {
                 let what = format!("secret {id}");
-                let path = format!("secretsmanager/get?secretId={}", encode_query(id));
-                let answer = self.extension_get(&path, &what, deadline).await?;
+                let query = [("secretId", id.as_str())];
+                let answer = self.extension_get(client, "secretsmanager/get", &query, &what, deadline).await?;
                 let value = answer["SecretString"].as_str().ok_or_else(|| AlertError::ExtensionAnswer {
                     what: what.clone(),
                     problem: "no SecretString (a binary secret cannot hold a webhook URL)".into(),
@@ -388,8 +400,9 @@ impl Notifier {
             }
             Some(WebhookSource::Parameter(name)) => {
                 let what = format!("parameter {name}");
-                let path = format!("systemsmanager/parameters/get?name={}&withDecryption=true", encode_query(name));
-                let answer = self.extension_get(&path, &what, deadline).await?;
+                let query = [("name", name.as_str()), ("withDecryption", "true")];
+                let answer =
+                    self.extension_get(client, "systemsmanager/parameters/get", &query, &what, deadline).await?;
                 let value = answer["Parameter"]["Value"].as_str().ok_or_else(|| AlertError::ExtensionAnswer {
                     what: what.clone(),
                     problem: "no Parameter.Value".into(),
@@ -404,7 +417,14 @@ impl Notifier {
 
     /// `GET http://localhost:<port>/<path>` with the session token, a few attempts while the
     /// extension is starting.
-    async fn extension_get(&self, path: &str, what: &str, deadline: Instant) -> Result<Value, AlertError> {
+    async fn extension_get(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        query: &[(&str, &str)],
+        what: &str,
+        deadline: Instant,
+    ) -> Result<Value, AlertError> {
         let token = self.extension.token.as_ref().ok_or(AlertError::NoSessionToken)?;
         let url = format!("http://localhost:{}/{path}", self.extension.port);
         let mut last = String::new();
@@ -413,9 +433,10 @@ impl Notifier {
             if left.is_zero() {
                 break;
             }
-            let sent = self
-                .client
+            // `query` is percent-encoded by reqwest: secret ARNs hold `:` and `/`.
+            let sent = client
                 .get(&url)
+                .query(query)
                 .timeout(self.timeout.min(left))
                 .header("X-Aws-Parameters-Secrets-Token", token.expose())
                 .send()
@@ -477,28 +498,6 @@ fn transport_error(error: reqwest::Error, timeout: Duration) -> AlertError {
     }
 }
 
-/// A body for a log line: short, on one line.
-fn quote(body: &str) -> String {
-    let mut text: String = body.chars().take(BODY_QUOTED).map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if body.chars().count() > BODY_QUOTED {
-        text.push('…');
-    }
-    text.trim().to_owned()
-}
-
-/// Percent-encodes a query-string value (secret ARNs hold `:` and `/`).
-fn encode_query(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,19 +525,5 @@ mod tests {
         for value in ["not a url", r#"{"a": "https://x.example/1", "b": "https://x.example/2"}"#, "{broken"] {
             assert!(webhook_in(value).is_none(), "{value}");
         }
-    }
-
-    #[test]
-    fn encodes_arns_for_the_query_string() {
-        assert_eq!(
-            encode_query("arn:aws:secretsmanager:eu-west-1:123456789012:secret:slack/hook-AbC"),
-            "arn%3Aaws%3Asecretsmanager%3Aeu-west-1%3A123456789012%3Asecret%3Aslack%2Fhook-AbC"
-        );
-    }
-
-    #[test]
-    fn error_bodies_are_quoted_short_and_on_one_line() {
-        assert_eq!(quote("invalid_payload\n"), "invalid_payload");
-        assert_eq!(quote(&"x".repeat(500)).chars().count(), BODY_QUOTED + 1);
     }
 }

@@ -46,40 +46,26 @@ pub fn payloads(alerts: &Alerts, options: &MessageOptions<'_>) -> Vec<Value> {
         .collect()
 }
 
-/// `&`, `<`, `>` as Slack wants them in any text it parses.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// `text` escaped, then cut to `max` characters (an ellipsis says so), never inside an entity.
+/// `text` with `&`, `<`, `>` as Slack wants them in any text it parses, cut to `max` characters
+/// (an ellipsis says so), never inside an entity.
 fn escaped_within(text: &str, max: usize) -> String {
     let mut out = String::new();
     let mut chars = 0;
     for c in text.chars() {
-        let piece: &str = match c {
-            '&' => "&amp;",
-            '<' => "&lt;",
-            '>' => "&gt;",
-            _ => "",
+        let entity = match c {
+            '&' => Some("&amp;"),
+            '<' => Some("&lt;"),
+            '>' => Some("&gt;"),
+            _ => None,
         };
-        let width = if piece.is_empty() { 1 } else { piece.chars().count() };
+        let width = entity.map_or(1, str::len);
         if chars + width > max.saturating_sub(1) {
             out.push('…');
             return out;
         }
-        if piece.is_empty() {
-            out.push(c);
-        } else {
-            out.push_str(piece);
+        match entity {
+            Some(entity) => out.push_str(entity),
+            None => out.push(c),
         }
         chars += width;
     }
