@@ -75,11 +75,13 @@ pub type Done = Vec<String>;
 
 /// Installs the two index templates.
 pub async fn install_templates(transport: &Transport, assets: &Assets, timeout: Duration) -> Result<Done, SetupError> {
+    let cluster = Cluster { transport, timeout };
     let mut done = Vec::new();
     for (name, body) in [(TEMPLATE_NAME, &assets.template), (DEAD_LETTER_TEMPLATE_NAME, &assets.dead_letter_template)] {
         let what = format!("index template {name}");
         let path = format!("_index_template/{name}");
-        send(transport, Method::Put, &path, json_headers(), Some(body.to_string().into()), timeout, &what).await?;
+        let answer = cluster.request(&what, Method::Put, &path, &[], json_headers(), Some(body.to_string().into()));
+        succeeded(&what, answer.await?)?;
         done.push(format!("{what} for {}", body["index_patterns"]));
     }
     Ok(done)
@@ -87,25 +89,22 @@ pub async fn install_templates(transport: &Transport, assets: &Assets, timeout: 
 
 /// Installs (or replaces) the ISM policy.
 pub async fn install_policy(transport: &Transport, assets: &Assets, timeout: Duration) -> Result<String, SetupError> {
+    let cluster = Cluster { transport, timeout };
     let what = format!("ISM policy {POLICY_ID}");
     let path = format!("_plugins/_ism/policies/{POLICY_ID}");
     // An existing policy is only replaced with the sequence number of the version read.
-    let current = send_status(transport, Method::Get, &path, HeaderMap::new(), None, timeout, &what).await?;
-    let path = match current {
+    let current = cluster.request(&what, Method::Get, &path, &[], HeaderMap::new(), None).await?;
+    let version = match current {
         (200, answer) => {
             let answer: Value = serde_json::from_slice(&answer).unwrap_or_default();
-            format!(
-                "{path}?if_seq_no={}&if_primary_term={}",
-                answer["_seq_no"].as_u64().unwrap_or(0),
-                answer["_primary_term"].as_u64().unwrap_or(1)
-            )
+            let number = |key: &str, default: u64| answer[key].as_u64().unwrap_or(default).to_string();
+            vec![("if_seq_no", number("_seq_no", 0)), ("if_primary_term", number("_primary_term", 1))]
         }
-        (404, _) => path,
-        (status, body) => {
-            return Err(SetupError::Refused { what, status, body: quote(&String::from_utf8_lossy(&body)) })
-        }
+        (404, _) => Vec::new(),
+        (status, answer) => return Err(refused(&what, status, &answer)),
     };
-    send(transport, Method::Put, &path, json_headers(), Some(assets.policy.to_string().into()), timeout, &what).await?;
+    let body = Some(assets.policy.to_string().into());
+    succeeded(&what, cluster.request(&what, Method::Put, &path, &version, json_headers(), body).await?)?;
     let age = &assets.policy["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"];
     Ok(format!("{what}: delete indices after {}", age.as_str().unwrap_or("?")))
 }
@@ -118,6 +117,7 @@ pub async fn import_dashboards(
     dashboards_path: &str,
     timeout: Duration,
 ) -> Result<String, SetupError> {
+    let cluster = Cluster { transport, timeout };
     let what = "Dashboards saved objects".to_owned();
     let boundary = "logs-to-opensearch-7d4f0c2a9b";
     let mut body = Vec::with_capacity(assets.dashboards.len() + 256);
@@ -134,8 +134,10 @@ pub async fn import_dashboards(
     let content_type = format!("multipart/form-data; boundary={boundary}");
     headers.insert(CONTENT_TYPE, HeaderValue::from_str(&content_type).expect("an ASCII header value"));
     headers.insert(HeaderName::from_static("osd-xsrf"), HeaderValue::from_static("true"));
-    let path = format!("{}/api/saved_objects/_import?overwrite=true", dashboards_path.trim_matches('/'));
-    let answer = send(transport, Method::Post, &path, headers, Some(body.into()), timeout, &what).await?;
+    let path = format!("{}/api/saved_objects/_import", dashboards_path.trim_matches('/'));
+    let overwrite = [("overwrite", "true".to_owned())];
+    let answer = cluster.request(&what, Method::Post, &path, &overwrite, headers, Some(body.into()));
+    let answer = succeeded(&what, answer.await?)?;
     let answer: Value = serde_json::from_slice(&answer).unwrap_or_default();
     if answer["success"] != true {
         return Err(SetupError::Refused { what, status: 200, body: quote(&answer["errors"].to_string()) });
@@ -149,45 +151,47 @@ fn json_headers() -> HeaderMap {
     headers
 }
 
-async fn send(
-    transport: &Transport,
-    method: Method,
-    path: &str,
-    headers: HeaderMap,
-    body: Option<Bytes>,
-    timeout: Duration,
-    what: &str,
-) -> Result<Bytes, SetupError> {
-    match send_status(transport, method, path, headers, body, timeout, what).await? {
-        (200..=299, answer) => Ok(answer),
-        (status, answer) => {
-            Err(SetupError::Refused { what: what.to_owned(), status, body: quote(&String::from_utf8_lossy(&answer)) })
-        }
+/// A 2xx answer's body, else the cluster's refusal naming `what`.
+fn succeeded(what: &str, (status, answer): (u16, Bytes)) -> Result<Bytes, SetupError> {
+    match status {
+        200..=299 => Ok(answer),
+        _ => Err(refused(what, status, &answer)),
     }
 }
 
-async fn send_status(
-    transport: &Transport,
-    method: Method,
-    path: &str,
-    headers: HeaderMap,
-    body: Option<Bytes>,
+fn refused(what: &str, status: u16, answer: &[u8]) -> SetupError {
+    SetupError::Refused { what: what.to_owned(), status, body: quote(&String::from_utf8_lossy(answer)) }
+}
+
+/// The cluster and how long one request may take.
+struct Cluster<'a> {
+    transport: &'a Transport,
     timeout: Duration,
-    what: &str,
-) -> Result<(u16, Bytes), SetupError> {
-    let unreachable =
-        |e: opensearch::Error| SetupError::Unreachable { what: what.to_owned(), problem: error_chain(&e) };
-    let (path, query) = match path.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (path, None),
-    };
-    let query: Option<Vec<(&str, &str)>> =
-        query.map(|q| q.split('&').filter_map(|pair| pair.split_once('=')).collect());
-    let response =
-        transport.send(method, path, headers, query.as_ref(), body, Some(timeout)).await.map_err(unreachable)?;
-    let status = response.status_code().as_u16();
-    let answer = response.bytes().await.map_err(unreachable)?;
-    Ok((status, answer))
+}
+
+impl Cluster<'_> {
+    /// One signed request (the transport signs, query string included): the status and the body.
+    async fn request(
+        &self,
+        what: &str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        headers: HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<(u16, Bytes), SetupError> {
+        let unreachable =
+            |e: opensearch::Error| SetupError::Unreachable { what: what.to_owned(), problem: error_chain(&e) };
+        let query = (!query.is_empty()).then_some(query);
+        let response = self
+            .transport
+            .send(method, path, headers, query.as_ref(), body, Some(self.timeout))
+            .await
+            .map_err(unreachable)?;
+        let status = response.status_code().as_u16();
+        let answer = response.bytes().await.map_err(unreachable)?;
+        Ok((status, answer))
+    }
 }
 
 #[cfg(test)]
