@@ -364,19 +364,11 @@ impl RawConfig {
             Some(value) if valid_type(value) => Some(value.to_owned()),
             Some(value) => return Err(ConfigError::IndexType { value: value.to_owned() }),
         };
-        let bulk_max_bytes = match self.get("BULK_MAX_BYTES") {
-            None => DEFAULT_BULK_MAX_BYTES,
-            Some(value) => match value.trim().parse::<usize>() {
-                Ok(n) if (MIN_BULK_MAX_BYTES..=MAX_BULK_MAX_BYTES).contains(&n) => n,
-                _ => {
-                    return Err(ConfigError::Number {
-                        name: "BULK_MAX_BYTES",
-                        rule: "a number of bytes from 65536 (64 KiB) to 104857600 (100 MiB)",
-                        value: value.to_owned(),
-                    })
-                }
-            },
-        };
+        let bulk_max_bytes = self
+            .number::<usize>("BULK_MAX_BYTES", "a number of bytes from 65536 (64 KiB) to 104857600 (100 MiB)", |n| {
+                (MIN_BULK_MAX_BYTES..=MAX_BULK_MAX_BYTES).contains(&n)
+            })?
+            .unwrap_or(DEFAULT_BULK_MAX_BYTES);
         // Validated even without an endpoint, so a typo shows before the endpoint is added.
         let auth_kind = one_of(&self, "OPENSEARCH_AUTH", &["sigv4", "basic", "none"], "sigv4, basic or none")?;
         let service =
@@ -391,19 +383,11 @@ impl RawConfig {
             "gzip" => Compression::Gzip,
             _ => Compression::None,
         };
-        let timeout = match self.get("OPENSEARCH_TIMEOUT_SECONDS") {
-            None => DEFAULT_TIMEOUT,
-            Some(value) => match value.trim().parse::<f64>() {
-                Ok(s) if s > 0.0 && s <= 900.0 => Duration::from_secs_f64(s),
-                _ => {
-                    return Err(ConfigError::Number {
-                        name: "OPENSEARCH_TIMEOUT_SECONDS",
-                        rule: "a number of seconds above 0 and at most 900",
-                        value: value.to_owned(),
-                    })
-                }
-            },
-        };
+        let timeout = self
+            .number::<f64>("OPENSEARCH_TIMEOUT_SECONDS", "a number of seconds above 0 and at most 900", |s| {
+                s > 0.0 && s <= 900.0
+            })?
+            .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64);
         let metrics = MetricsConfig {
             namespace: match self.get("METRICS_NAMESPACE") {
                 None => DEFAULT_METRICS_NAMESPACE.to_owned(),
@@ -444,10 +428,8 @@ impl RawConfig {
                 Some(OpenSearchConfig { endpoint, auth, compression, timeout })
             }
         };
-        let redact_literals = self.get("REDACT_QUERY_LITERALS").is_some()
-            && one_of(&self, "REDACT_QUERY_LITERALS", &["false", "true"], "true or false")? == "true";
-        let install_templates = self.get("INSTALL_TEMPLATES").is_some()
-            && one_of(&self, "INSTALL_TEMPLATES", &["false", "true"], "true or false")? == "true";
+        let redact_literals = one_of(&self, "REDACT_QUERY_LITERALS", &["false", "true"], "true or false")? == "true";
+        let install_templates = one_of(&self, "INSTALL_TEMPLATES", &["false", "true"], "true or false")? == "true";
         let alerts = self.alert_config()?;
         Ok(Config {
             install_templates,
@@ -470,19 +452,8 @@ impl RawConfig {
             })
         };
         // The refinements are checked even without the threshold, so a typo shows at once.
-        let min_rows_examined = match self.get("SLOW_QUERY_ALERT_MIN_ROWS_EXAMINED") {
-            None => None,
-            Some(value) => match value.trim().parse::<i64>() {
-                Ok(n) if n >= 0 => Some(n),
-                _ => {
-                    return Err(ConfigError::Number {
-                        name: "SLOW_QUERY_ALERT_MIN_ROWS_EXAMINED",
-                        rule: "a whole number of rows, 0 or more",
-                        value: value.to_owned(),
-                    })
-                }
-            },
-        };
+        let min_rows_examined =
+            self.number::<i64>("SLOW_QUERY_ALERT_MIN_ROWS_EXAMINED", "a whole number of rows, 0 or more", |n| n >= 0)?;
         let ignore_users = match self.get("SLOW_QUERY_ALERT_IGNORE_USERS") {
             None => DEFAULT_IGNORED_USERS.iter().map(|u| (*u).to_owned()).collect(),
             Some(v) if v.trim().eq_ignore_ascii_case("none") => Vec::new(),
@@ -496,22 +467,13 @@ impl RawConfig {
             }
             ignore_fingerprints.push(hex.to_ascii_uppercase());
         }
-        let slow_query = match self.get("SLOW_QUERY_ALERT_SECONDS") {
-            None => None,
-            Some(value) => {
-                let seconds = match value.trim().parse::<f64>() {
-                    Ok(s) if s > 0.0 && s.is_finite() => s,
-                    _ => {
-                        return Err(ConfigError::Number {
-                            name: "SLOW_QUERY_ALERT_SECONDS",
-                            rule: "a positive number of seconds (Query_time at or above it alerts)",
-                            value: value.to_owned(),
-                        })
-                    }
-                };
-                Some(SlowQueryRule { seconds, min_rows_examined, ignore_users, ignore_fingerprints })
-            }
-        };
+        let slow_query = self
+            .number::<f64>(
+                "SLOW_QUERY_ALERT_SECONDS",
+                "a positive number of seconds (Query_time at or above it alerts)",
+                |s| s > 0.0 && s.is_finite(),
+            )?
+            .map(|seconds| SlowQueryRule { seconds, min_rows_examined, ignore_users, ignore_fingerprints });
         let markers = match self.get("ALERT_MARKERS") {
             None => Vec::new(),
             Some(value) => alert::parse_markers(value).map_err(|e| rule("ALERT_MARKERS", e))?,
@@ -520,32 +482,16 @@ impl RawConfig {
             None => Vec::new(),
             Some(value) => alert::parse_when(value).map_err(|e| rule("ALERT_WHEN", e))?,
         };
-        let max_messages = match self.get("ALERT_MAX_MESSAGES") {
-            None => DEFAULT_ALERT_MAX_MESSAGES,
-            Some(value) => match value.trim().parse::<usize>() {
-                Ok(n) if (1..=50).contains(&n) => n,
-                _ => {
-                    return Err(ConfigError::Number {
-                        name: "ALERT_MAX_MESSAGES",
-                        rule: "a number of messages per invocation from 1 to 50",
-                        value: value.to_owned(),
-                    })
-                }
-            },
-        };
-        let cooldown = match self.get("ALERT_COOLDOWN_SECONDS") {
-            None => DEFAULT_ALERT_COOLDOWN,
-            Some(value) => match value.trim().parse::<u64>() {
-                Ok(s) if s <= 86_400 => Duration::from_secs(s),
-                _ => {
-                    return Err(ConfigError::Number {
-                        name: "ALERT_COOLDOWN_SECONDS",
-                        rule: "a whole number of seconds from 0 (no cooldown) to 86400",
-                        value: value.to_owned(),
-                    })
-                }
-            },
-        };
+        let max_messages = self
+            .number::<usize>("ALERT_MAX_MESSAGES", "a number of messages per invocation from 1 to 50", |n| {
+                (1..=50).contains(&n)
+            })?
+            .unwrap_or(DEFAULT_ALERT_MAX_MESSAGES);
+        let cooldown = self
+            .number::<u64>("ALERT_COOLDOWN_SECONDS", "a whole number of seconds from 0 (no cooldown) to 86400", |s| {
+                s <= 86_400
+            })?
+            .map_or(DEFAULT_ALERT_COOLDOWN, Duration::from_secs);
         let sources: Vec<&'static str> = ["SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_SECRET_ARN", "SLACK_WEBHOOK_PARAMETER"]
             .into_iter()
             .filter(|name| self.get(name).is_some())
@@ -573,32 +519,14 @@ impl RawConfig {
             }
             Some(name) => Some(WebhookSource::Parameter(resource(name, self.get(name).unwrap_or_default())?)),
         };
-        let timeout = match self.get("SLACK_TIMEOUT_SECONDS") {
-            None => DEFAULT_SLACK_TIMEOUT,
-            Some(value) => match value.trim().parse::<f64>() {
-                Ok(s) if s > 0.0 && s <= 30.0 => Duration::from_secs_f64(s),
-                _ => {
-                    return Err(ConfigError::Number {
-                        name: "SLACK_TIMEOUT_SECONDS",
-                        rule: "a number of seconds above 0 and at most 30",
-                        value: value.to_owned(),
-                    })
-                }
-            },
-        };
-        let port = match self.get("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT") {
-            None => DEFAULT_EXTENSION_PORT,
-            Some(value) => match value.trim().parse::<u16>() {
-                Ok(port) if port > 0 => port,
-                _ => {
-                    return Err(ConfigError::Number {
-                        name: "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
-                        rule: "a TCP port from 1 to 65535",
-                        value: value.to_owned(),
-                    })
-                }
-            },
-        };
+        let timeout = self
+            .number::<f64>("SLACK_TIMEOUT_SECONDS", "a number of seconds above 0 and at most 30", |s| {
+                s > 0.0 && s <= 30.0
+            })?
+            .map_or(DEFAULT_SLACK_TIMEOUT, Duration::from_secs_f64);
+        let port = self
+            .number::<u16>("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "a TCP port from 1 to 65535", |port| port > 0)?
+            .unwrap_or(DEFAULT_EXTENSION_PORT);
         let dashboards_url = match self.get("DASHBOARDS_URL") {
             None => None,
             Some(value) => Some(parse_url("DASHBOARDS_URL", value)?),
@@ -612,6 +540,21 @@ impl RawConfig {
             extension: ExtensionConfig { port, token: self.get("AWS_SESSION_TOKEN").map(Secret::new) },
             dashboards_url,
         })
+    }
+
+    /// `name` parsed as `T` and accepted by `valid`; `None` when unset; else an error naming the
+    /// variable, the `rule` and the value.
+    fn number<T: std::str::FromStr + Copy>(
+        &self,
+        name: &'static str,
+        rule: &'static str,
+        valid: impl Fn(T) -> bool,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(value) = self.get(name) else { return Ok(None) };
+        match value.trim().parse::<T>() {
+            Ok(number) if valid(number) => Ok(Some(number)),
+            _ => Err(ConfigError::Number { name, rule, value: value.to_owned() }),
+        }
     }
 
     fn require(&self, name: &'static str, because: &'static str) -> Result<&str, ConfigError> {
