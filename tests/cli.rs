@@ -6,12 +6,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 fn bin() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_logs-to-opensearch"));
-    command.env_remove("AWS_LAMBDA_RUNTIME_API").env_remove("RUST_LOG");
-    for var in logs_to_opensearch::config::VARIABLES {
-        command.env_remove(var);
-    }
-    command
+    common::cli()
 }
 
 fn run(args: &[&str]) -> Output {
@@ -224,14 +219,7 @@ fn help_explains_the_commands_and_settings() {
 }
 
 fn signed_for(standin: &common::standin::StandIn) -> Command {
-    use common::standin;
-    let mut command = bin();
-    command
-        .env("AWS_REGION", standin::REGION)
-        .env("AWS_ACCESS_KEY_ID", standin::ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", standin::SECRET_KEY)
-        .args(["--endpoint", &standin.url]);
-    command
+    common::cli_signed_for(standin)
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! imports) parses as Dashboards reads it, its references resolve, and every field it names is in
 //! the index template with a type its use needs (terms and metrics need keyword / numeric / ip).
 
+mod common;
+
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -14,13 +16,7 @@ fn objects() -> Vec<Value> {
 }
 
 fn mappings() -> Map<String, Value> {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/index-templates/cwl-slowquery.index-template.json"
-    ))
-    .unwrap();
-    let template: Value = serde_json::from_str(&text).unwrap();
-    template["template"]["mappings"]["properties"].as_object().unwrap().clone()
+    common::template_properties()
 }
 
 /// The mapping type of `field`, `Fingerprint.keyword` included.

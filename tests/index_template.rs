@@ -4,18 +4,14 @@
 
 mod common;
 
+use common::index_templates_file as read_json;
+use common::standin::pattern_matches;
 use logs_to_opensearch::document::{DocumentBuilder, StreamMeta};
 use logs_to_opensearch::slowlog_file::{EntrySplitter, EventMaker};
 use serde_json::{Map, Value};
 
 fn mappings() -> Map<String, Value> {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/index-templates/cwl-slowquery.index-template.json"
-    ))
-    .unwrap();
-    let template: Value = serde_json::from_str(&text).unwrap();
-    template["template"]["mappings"]["properties"].as_object().unwrap().clone()
+    common::template_properties()
 }
 
 /// Documents from every entry fixture and, where present, the Percona corpus.
@@ -106,11 +102,6 @@ fn every_contract_field_is_mapped() {
     assert_eq!(mappings["IP"]["type"], "ip");
 }
 
-fn read_json(name: &str) -> Value {
-    let path = format!("{}/index-templates/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
 #[test]
 fn every_field_the_extractor_emits_is_mapped_explicitly() {
     let mappings = mappings();
@@ -123,17 +114,6 @@ fn every_field_the_extractor_emits_is_mapped_explicitly() {
         }
     }
     assert!(unmapped.is_empty(), "fields the extractor emits but the template leaves to dynamic mapping: {unmapped:?}");
-}
-
-/// A simple OpenSearch index pattern (`*` wildcards) against an index name.
-fn pattern_matches(pattern: &str, index: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == index,
-        Some((prefix, rest)) => {
-            index.starts_with(prefix)
-                && (0..=index.len() - prefix.len()).any(|skip| pattern_matches(rest, &index[prefix.len() + skip..]))
-        }
-    }
 }
 
 #[test]

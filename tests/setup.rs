@@ -4,22 +4,8 @@
 
 mod common;
 
-use common::standin::{self, Auth, FieldType, StandIn};
-use std::process::{Command, Output};
-
-fn setup_command(standin: &StandIn) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_logs-to-opensearch"));
-    command.env_remove("AWS_LAMBDA_RUNTIME_API").env_remove("RUST_LOG");
-    for var in logs_to_opensearch::config::VARIABLES {
-        command.env_remove(var);
-    }
-    command
-        .env("AWS_REGION", standin::REGION)
-        .env("AWS_ACCESS_KEY_ID", standin::ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", standin::SECRET_KEY)
-        .args(["--endpoint", &standin.url]);
-    command
-}
+use common::standin::{Auth, FieldType, StandIn};
+use std::process::Output;
 
 fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -30,7 +16,7 @@ const INDEX: &str = "cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21";
 #[test]
 fn setup_installs_templates_policy_and_dashboards_and_can_run_again() {
     let standin = StandIn::start(Auth::SigV4 { service: "es" });
-    let out = setup_command(&standin).args(["setup", "--retention-days", "14"]).output().unwrap();
+    let out = common::cli_signed_for(&standin).args(["setup", "--retention-days", "14"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let stderr = text(&out);
     assert!(stderr.contains("installed index template logs-to-opensearch for [\"cwl-*\"]"), "{stderr}");
@@ -46,7 +32,7 @@ fn setup_installs_templates_policy_and_dashboards_and_can_run_again() {
     assert!(objects.contains(&("dashboard".into(), "logs-to-opensearch-slow-queries".into())), "{objects:?}");
 
     // Again, with another retention: the policy is replaced through its sequence number.
-    let out = setup_command(&standin).args(["setup", "--retention-days", "7"]).output().unwrap();
+    let out = common::cli_signed_for(&standin).args(["setup", "--retention-days", "7"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let policy = standin.policy("logs-to-opensearch-retention").unwrap();
     assert_eq!(policy["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"], "7d");
@@ -55,10 +41,10 @@ fn setup_installs_templates_policy_and_dashboards_and_can_run_again() {
 #[test]
 fn documents_indexed_after_setup_are_typed_by_the_template() {
     let standin = StandIn::start(Auth::SigV4 { service: "es" });
-    let out = setup_command(&standin).args(["setup", "--no-dashboards"]).output().unwrap();
+    let out = common::cli_signed_for(&standin).args(["setup", "--no-dashboards"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let event = common::fixture("events/rds-mysql80-slowquery.json");
-    let out = setup_command(&standin).args(["replay", event.to_str().unwrap()]).output().unwrap();
+    let out = common::cli_signed_for(&standin).args(["replay", event.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(standin.count(INDEX), 5);
     // Typed by the template, not by the first value seen.
@@ -70,18 +56,13 @@ fn documents_indexed_after_setup_are_typed_by_the_template() {
 
 #[test]
 fn setup_without_an_endpoint_or_against_a_refusing_cluster_says_why() {
-    let out = Command::new(env!("CARGO_BIN_EXE_logs-to-opensearch"))
-        .env_remove("OPENSEARCH_ENDPOINT")
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .args(["setup"])
-        .output()
-        .unwrap();
+    let out = common::cli().args(["setup"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("setup needs an endpoint: --endpoint URL or OPENSEARCH_ENDPOINT"), "{}", text(&out));
 
     // Signed for the wrong service: the cluster's 403 is shown, naming the piece.
     let standin = StandIn::start(Auth::SigV4 { service: "aoss" });
-    let out = setup_command(&standin).args(["setup"]).output().unwrap();
+    let out = common::cli_signed_for(&standin).args(["setup"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("index template logs-to-opensearch: the cluster answered HTTP 403"), "{}", text(&out));
 }

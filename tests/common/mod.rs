@@ -11,6 +11,42 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The binary as a user runs it from a shell: the CLI (not the Lambda runtime), every
+/// configuration variable cleared so the machine's environment cannot leak in.
+pub fn cli() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_logs-to-opensearch"));
+    command.env_remove("AWS_LAMBDA_RUNTIME_API").env_remove("RUST_LOG");
+    for var in logs_to_opensearch::config::VARIABLES {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// [`cli`] sending to `standin`, signed with its test credentials.
+pub fn cli_signed_for(standin: &standin::StandIn) -> std::process::Command {
+    let mut command = cli();
+    command
+        .env("AWS_REGION", standin::REGION)
+        .env("AWS_ACCESS_KEY_ID", standin::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", standin::SECRET_KEY)
+        .args(["--endpoint", &standin.url]);
+    command
+}
+
+/// A file under `index-templates/`, parsed.
+pub fn index_templates_file(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("index-templates").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The `properties` of the main index template: the document contract's mapping.
+pub fn template_properties() -> serde_json::Map<String, Value> {
+    index_templates_file("cwl-slowquery.index-template.json")["template"]["mappings"]["properties"]
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }

@@ -179,7 +179,7 @@ impl StandIn {
 }
 
 /// An OpenSearch index pattern (`*` wildcards) against an index name.
-fn pattern_matches(pattern: &str, index: &str) -> bool {
+pub fn pattern_matches(pattern: &str, index: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == index,
         Some((prefix, rest)) => {
