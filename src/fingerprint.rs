@@ -37,7 +37,6 @@ static MULTI_ROW_INSERT: LazyLock<Regex> =
     LazyLock::new(|| regex(r"(?is)\A((?:INSERT|REPLACE)(?: IGNORE)?\s+INTO.+?VALUES\s*\(.*?\))\s*,\s*\("));
 /// `use db` alone is a statement of its own shape.
 static USE_DB: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i)\Ause \S+\z"));
-static BOOLEAN: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i-u)\bfalse\b|\btrue\b"));
 
 /// Substring searchers built once: building one costs more than a search of a short query.
 static COMMENT_OPEN: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("/*"));
@@ -84,12 +83,7 @@ pub fn fingerprint(query: &str) -> String {
     let q = remove_escaped_quotes(q);
     let q = replace_quoted(q, b'"');
     let q = replace_quoted(q, b'\'');
-    let q = if contains_ignore_ascii_case(&q, "true") || contains_ignore_ascii_case(&q, "false") {
-        replace(q, &BOOLEAN, "?")
-    } else {
-        q
-    };
-    let mut q = replace_numbers_collapse_lowercase(&q);
+    let mut q = replace_literals_collapse_lowercase(&q);
     q = replace_null(q);
     q = collapse_in_values(q);
     if UNION.find(q.as_bytes()).is_some() {
@@ -105,14 +99,6 @@ fn starts_with_keyword(text: &str, keyword: &str) -> bool {
     text.as_bytes().get(..keyword.len()).is_some_and(|start| start.eq_ignore_ascii_case(keyword.as_bytes()))
 }
 
-/// `needle` (lower-case ASCII) occurs in `haystack`, ignoring ASCII case.
-fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
-    let (hay, needle) = (haystack.as_bytes(), needle.as_bytes());
-    let first = needle[0];
-    memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay)
-        .any(|at| hay.get(at..at + needle.len()).is_some_and(|w| w.eq_ignore_ascii_case(needle)))
-}
-
 /// A short stable id of a fingerprint: pt-query-digest's query checksum, the last 16 hex digits
 /// of the MD5 of the fingerprint, upper-case (pt-query-digest prints it as `0x…` in its reports).
 pub fn fingerprint_id(fingerprint: &str) -> String {
@@ -124,14 +110,6 @@ pub fn fingerprint_id(fingerprint: &str) -> String {
         id.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
     id
-}
-
-/// `regex.replace_all`, keeping the input allocation when nothing matches.
-fn replace<'a>(text: Cow<'a, str>, regex: &Regex, with: &str) -> Cow<'a, str> {
-    match regex.replace_all(&text, with) {
-        Cow::Borrowed(_) => text,
-        Cow::Owned(replaced) => Cow::Owned(replaced),
-    }
 }
 
 /// pt's multi-row INSERT/REPLACE rule: the statement up to the end of its first tuple, when a
@@ -252,29 +230,43 @@ fn replace_quoted(text: Cow<'_, str>, quote: u8) -> Cow<'_, str> {
     Cow::Owned(into_string(out))
 }
 
-/// pt's broad number rule `s/\b[0-9+-][0-9a-f.xb+-]*/?/g` (anything that starts like a number at a
-/// word boundary and continues with hex digits, dots, `x`, `b` or signs: `5`, `-6.00`, `0e0`,
-/// `0x1f`, `0b101`), its clean-up `s/[xb.+-]\?/?/g` (the sign of `-?`, the `x` of `x'…'`, the dot
-/// of `.5`), `tr[ \n\t\r\f][ ]s` with both ends trimmed, and `lc` (ASCII, as Perl's on bytes), in
-/// one pass. The tests check it against the composition of pt's steps.
-fn replace_numbers_collapse_lowercase(text: &str) -> String {
+/// pt's boolean rule (`true` and `false` as whole words, any case, become `?`), its broad number rule
+/// `s/\b[0-9+-][0-9a-f.xb+-]*/?/g` (anything that starts like a number at a word boundary and
+/// continues with hex digits, dots, `x`, `b` or signs: `5`, `-6.00`, `0e0`, `0x1f`, `0b101`), its
+/// clean-up `s/[xb.+-]\?/?/g` (the sign of `-?`, the `x` of `x'…'`, the dot of `.5`),
+/// `tr[ \n\t\r\f][ ]s` with both ends trimmed, and `lc` (ASCII, as Perl's on bytes), in one pass.
+/// The tests check it against the composition of pt's steps.
+fn replace_literals_collapse_lowercase(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut pending_space = false;
     // The previous byte of the text after the number rule, before collapsing and lower-casing.
     let mut previous = b' ';
+    // Whether the previous byte of the text after the boolean rule is a word byte.
+    let mut after_word = false;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        let boundary = if i == 0 { is_word_byte(b) } else { is_word_byte(bytes[i - 1]) != is_word_byte(b) };
-        let emitted = if boundary && matches!(b, b'0'..=b'9' | b'+' | b'-') {
+        let word = is_word_byte(b);
+        let boundary = after_word != word;
+        let emitted = if boundary && word && matches!(b, b't' | b'T' | b'f' | b'F') && boolean_at(bytes, i) > 0 {
+            i += boolean_at(bytes, i);
+            after_word = false;
+            b'?'
+        } else if boundary && matches!(b, b'0'..=b'9' | b'+' | b'-') {
             i += 1;
-            while i < bytes.len() && matches!(bytes[i], b'0'..=b'9' | b'a'..=b'f' | b'.' | b'x' | b'+' | b'-') {
+            // A boolean inside the run (`1.false`) was a `?` before the number rule ran: it ends it.
+            while i < bytes.len()
+                && matches!(bytes[i], b'0'..=b'9' | b'a'..=b'f' | b'.' | b'x' | b'+' | b'-')
+                && !(bytes[i] == b'f' && !is_word_byte(bytes[i - 1]) && boolean_at(bytes, i) > 0)
+            {
                 i += 1;
             }
+            after_word = is_word_byte(bytes[i - 1]);
             b'?'
         } else {
             i += 1;
+            after_word = word;
             b
         };
         if matches!(emitted, b' ' | b'\n' | b'\t' | b'\r' | b'\x0c') {
@@ -292,6 +284,24 @@ fn replace_numbers_collapse_lowercase(text: &str) -> String {
         previous = emitted;
     }
     into_string(out)
+}
+
+/// The length of `true` or `false` (any case) at `at` when a word boundary follows it, else 0.
+/// The caller checks the boundary before it.
+fn boolean_at(bytes: &[u8], at: usize) -> usize {
+    let rest = &bytes[at..];
+    let len = if rest.len() >= 4 && rest[..4].eq_ignore_ascii_case(b"true") {
+        4
+    } else if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"false") {
+        5
+    } else {
+        return 0;
+    };
+    if rest.get(len).is_some_and(|b| is_word_byte(*b)) {
+        0
+    } else {
+        len
+    }
 }
 
 /// The scanners only drop or replace ASCII bytes, so UTF-8 stays valid.
@@ -514,6 +524,7 @@ mod tests {
         pub static ESCAPED_QUOTE: LazyLock<Regex> = LazyLock::new(|| regex(r#"\\["']"#));
         pub static DOUBLE_QUOTED: LazyLock<Regex> = LazyLock::new(|| regex(r#"(?s)".*?""#));
         pub static SINGLE_QUOTED: LazyLock<Regex> = LazyLock::new(|| regex(r"(?s)'.*?'"));
+        pub static BOOLEAN: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i-u)\bfalse\b|\btrue\b"));
         pub static NUMBER: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:\b)[0-9+-][0-9a-f.xb+-]*"));
         pub static NUMBER_LEFTOVER: LazyLock<Regex> = LazyLock::new(|| regex(r"[xb.+-]\?"));
         pub static MULTI_LINE_COMMENT: LazyLock<Regex> = LazyLock::new(|| regex(r"(?s)/\*[^!].*?\*/"));
@@ -569,6 +580,11 @@ mod tests {
         "replace into",
         " VALUES ",
         " ignore",
+        "true",
+        "FALSE",
+        "t",
+        "rue",
+        "fals",
     ];
 
     /// Collapsed, lower-cased SQL-ish text, for the late steps' keywords.
@@ -624,12 +640,13 @@ mod tests {
         }
 
         #[test]
-        fn number_whitespace_case_scanner_agrees_with_pt_steps(text in text_of(SQLISH, 40)) {
-            let numbers = oracle::NUMBER.replace_all(&text, "?");
+        fn boolean_number_whitespace_case_scanner_agrees_with_pt_steps(text in text_of(SQLISH, 40)) {
+            let booleans = oracle::BOOLEAN.replace_all(&text, "?");
+            let numbers = oracle::NUMBER.replace_all(&booleans, "?");
             let cleaned = oracle::NUMBER_LEFTOVER.replace_all(&numbers, "?");
             let squeezed = regex(r"[ \n\t\r\x0c]+").replace_all(&cleaned, " ");
             let expected = squeezed.trim_matches(' ').to_ascii_lowercase();
-            prop_assert_eq!(replace_numbers_collapse_lowercase(&text), expected);
+            prop_assert_eq!(replace_literals_collapse_lowercase(&text), expected);
         }
     }
 
@@ -674,6 +691,8 @@ mod tests {
         ("double-quoted strings", "SELECT * FROM t WHERE a = \"x\"", "select * from t where a = ?"),
         ("escaped quotes inside strings", r"SELECT 'O\'Brien'", "select ?"),
         ("booleans", "UPDATE t SET a = TRUE WHERE b = false", "update t set a = ? where b = ?"),
+        ("a boolean ends a number before it, as pt's earlier step does", "select 1.false, x", "select ??, x"),
+        ("booleans only as whole words", "select trueish, is_false, falsetrue", "select trueish, is_false, falsetrue"),
         (
             "numbers of every form",
             "select 0e0, +6e-30, -6.00 from foo where a = 5.5 or b=0.5 or c=.5",

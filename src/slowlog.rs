@@ -17,11 +17,8 @@
 use crate::fingerprint::{fingerprint, fingerprint_id};
 use chrono::{DateTime, Datelike, NaiveDate};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
-use std::sync::LazyLock;
 
 /// A typed header value.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,33 +150,29 @@ const KNOWN_KEYS: &[(&str, KeyKind)] = &[
     ("User", KeyKind::Reserved),
 ];
 
-/// A known key's place in [`KNOWN_KEYS`].
+/// A known key's place in [`KNOWN_KEYS`]: a lookup per header pair is on the hot path, so the
+/// keys are bucketed by first letter ([`KEYS_BY_LETTER`]) and compared by length first; no hashing.
 fn known_key(key: &str) -> Option<usize> {
-    KNOWN_KEY_INDEX.get(key).copied()
+    let first = *key.as_bytes().first()?;
+    let (start, end) = *KEYS_BY_LETTER.get(usize::from(first.wrapping_sub(b'A')))?;
+    let (start, end) = (usize::from(start), usize::from(end));
+    KNOWN_KEYS[start..end].iter().position(|(k, _)| k.len() == key.len() && *k == key).map(|i| start + i)
 }
 
-/// [`KNOWN_KEYS`] by name, hashed with FNV-1a: keys are short, and a lookup per header pair is on
-/// the hot path (a binary search costs six string comparisons).
-static KNOWN_KEY_INDEX: LazyLock<HashMap<&'static str, usize, BuildHasherDefault<Fnv1a>>> =
-    LazyLock::new(|| KNOWN_KEYS.iter().enumerate().map(|(i, (key, _))| (*key, i)).collect());
-
-/// FNV-1a, for short keys we chose ourselves (no untrusted key is ever inserted).
-#[derive(Default)]
-struct Fnv1a(u64);
-
-impl Hasher for Fnv1a {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for &b in bytes {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+/// For each letter `A`..=`Z`: the range of [`KNOWN_KEYS`] (which is sorted) starting with it.
+const KEYS_BY_LETTER: [(u8, u8); 26] = {
+    let mut ranges = [(0u8, 0u8); 26];
+    let mut i = 0;
+    while i < KNOWN_KEYS.len() {
+        let letter = (KNOWN_KEYS[i].0.as_bytes()[0] - b'A') as usize;
+        if ranges[letter].1 == 0 {
+            ranges[letter].0 = i as u8;
         }
-        self.0 = hash;
+        ranges[letter].1 = i as u8 + 1;
+        i += 1;
     }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+    ranges
+};
 
 /// Parses one entry. `None` when the text is not a slow-log entry (no `# Query_time:` and no
 /// `# User@Host:` header at its start), for example a start-up banner or an error-log line.
@@ -332,7 +325,7 @@ impl Parser {
     /// `Query_time: 0.1  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 2  Thread_id: 8 …`
     fn pairs(&mut self, header: &str) {
         let mut key: Option<&str> = None;
-        for token in header.split_ascii_whitespace() {
+        for token in ascii_words(header) {
             match (as_key(token), key) {
                 // An empty value (`Schema:  Last_errno: 0`) is followed directly by the next key.
                 (Some(next), Some(previous)) => {
@@ -481,6 +474,23 @@ impl Parser {
         }
         parsed
     }
+}
+
+/// `split_ascii_whitespace`, as a plain byte loop (it is most of the header parsing's time).
+fn ascii_words(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
+            at += 1;
+        }
+        let start = at;
+        while bytes.get(at).is_some_and(|b| !b.is_ascii_whitespace()) {
+            at += 1;
+        }
+        // Both ends are at ASCII whitespace or the text's ends: character boundaries.
+        (at > start).then(|| &text[start..at])
+    })
 }
 
 /// `Key:` with a key of the shape servers write (`Query_time`, `QC_hit`, `InnoDB_IO_r_ops`).
