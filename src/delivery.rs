@@ -115,6 +115,14 @@ pub fn transport(
     builder.build().map_err(|source| ClientError { endpoint: config.endpoint.to_string(), source })
 }
 
+/// A request body as `OPENSEARCH_COMPRESSION=gzip` sends it. Level 1: log text still shrinks
+/// 5-10×, for a fraction of the CPU of level 6.
+pub fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+    encoder.write_all(body)?;
+    encoder.finish()
+}
+
 /// Sends batches to OpenSearch (see the module docs).
 pub struct OpenSearchSink {
     transport: Transport,
@@ -199,10 +207,7 @@ impl OpenSearchSink {
             Compression::None => Ok((Bytes::from(body), headers)),
             Compression::Gzip => {
                 headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                // Level 1: log text still shrinks 5-10×, for a fraction of the CPU of level 6.
-                let mut encoder =
-                    flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
-                let compressed = encoder.write_all(&body).and_then(|()| encoder.finish()).map_err(|e| ItemError {
+                let compressed = gzip(&body).map_err(|e| ItemError {
                     status: 0,
                     kind: "gzip_failed".into(),
                     reason: e.to_string(),

@@ -23,7 +23,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// How many parse warnings an invocation (or a CLI run) logs in full; the rest are counted.
 const WARNINGS_LOGGED: usize = 3;
@@ -469,7 +469,13 @@ impl<S: Sink> Handler<S> {
             return (None, Summary { batches: 1, control_messages: 1, ..Summary::default() });
         }
         let log_stream = batch.log_stream.clone();
+        let mut first = true;
         let (encoded, summary) = encode_logs(&self.config, batch, |doc| {
+            if std::mem::take(&mut first) {
+                // The cold-start benchmark's mark (bench/e2e.rs): the batch is decoded and its
+                // first entry is a document.
+                debug!(log_stream = %log_stream, "first document built");
+            }
             if !doc.warnings.is_empty() && self.warnings_logged.fetch_add(1, Ordering::Relaxed) < WARNINGS_LOGGED {
                 warn!(log_stream = %log_stream, event_id = %doc.id, warnings = ?doc.warnings, "entry read with parse warnings");
             }

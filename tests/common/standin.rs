@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const ACCESS_KEY: &str = "AKIDSTANDINEXAMPLE";
 pub const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -86,6 +86,8 @@ struct State {
     faults: VecDeque<Fault>,
     indices: BTreeMap<String, Index>,
     bulk_requests: usize,
+    /// When the first `_bulk` request arrived, whole (before it is checked).
+    first_bulk_at: Option<Instant>,
     next_seq_no: u64,
     /// An OpenSearch Serverless time-series collection: documents may not carry an `_id`.
     time_series: bool,
@@ -113,6 +115,7 @@ impl StandIn {
             faults: VecDeque::new(),
             indices: BTreeMap::new(),
             bulk_requests: 0,
+            first_bulk_at: None,
             next_seq_no: 0,
             time_series: false,
             templates: BTreeMap::new(),
@@ -162,6 +165,11 @@ impl StandIn {
 
     pub fn bulk_requests(&self) -> usize {
         self.state.lock().unwrap().bulk_requests
+    }
+
+    /// When the first `_bulk` request arrived (its body read whole).
+    pub fn first_bulk_at(&self) -> Option<Instant> {
+        self.state.lock().unwrap().first_bulk_at
     }
 
     pub fn template(&self, name: &str) -> Option<Value> {
@@ -363,6 +371,9 @@ fn error_body(status: u16, kind: &str, reason: &str) -> Value {
 }
 
 fn handle(state: &Mutex<State>, request: Request) -> Reply {
+    if request.path == "/_bulk" {
+        state.lock().unwrap().first_bulk_at.get_or_insert_with(Instant::now);
+    }
     let (auth, max_body_bytes) = {
         let state = state.lock().unwrap();
         (state.auth.clone(), state.max_body_bytes)

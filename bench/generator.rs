@@ -1,24 +1,15 @@
-//! `cargo bench --bench pipeline`: throughput of the whole pure path on realistic batches.
+//! The benchmarks' input: a deterministic generator of CloudWatch Logs subscription events from
+//! RDS slow-query log groups, as Lambda hands them over (`{"awslogs":{"data":base64(gzip(JSON))}}`).
 //!
-//! A deterministic generator builds CloudWatch Logs subscription events from RDS slow-query log
-//! groups (MySQL 5.7, MySQL 8.0 with `log_slow_extra`, MariaDB; IPv4 and IPv6 clients; statements
-//! from about 80 B to 4 KiB), then, measured side by side in one run, for each batch size:
-//! - floor: base64 + gunzip + JSON parse (`event::decode`), nothing else;
-//! - full: decode → extract every field → fingerprint → documents → `_bulk` body.
-//!
-//! Prints medians over repeated runs, MB/s of decompressed input, events/s and full/floor.
-//! Single-threaded, like one Lambda invocation. `BENCH_RUNS=N` changes the number of runs.
+//! Entries have the field shapes of MySQL 5.7, MySQL 8.0 with `log_slow_extra` and MariaDB, six
+//! users, clients by host name and address (IPv4 and IPv6), and statements from about 80 B to
+//! 4 KiB (SELECTs, UPDATEs, DELETEs, multi-row INSERTs, multi-line JOINs, comment tails). The same
+//! arguments always give the same bytes, so runs compare.
 
 use base64::Engine;
 use flate2::{write::GzEncoder, Compression};
-use logs_to_opensearch::config::Config;
-use logs_to_opensearch::document::{DocumentBuilder, StreamMeta};
-use logs_to_opensearch::event;
-use logs_to_opensearch::handler::encode_logs;
 use serde_json::{json, Value};
-use std::hint::black_box;
 use std::io::Write;
-use std::time::{Duration, Instant};
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);
@@ -105,12 +96,43 @@ fn entry(rng: &mut Rng, i: u64) -> String {
     }
 }
 
-/// A subscription event of `count` entries; returns it and its decompressed size.
-fn batch(count: u64, seed: u64) -> (Value, usize) {
+/// A subscription event of `count` entries (seeded: the same arguments give the same bytes), as
+/// Lambda hands it over; returns its JSON and the size of its decompressed CloudWatch Logs payload.
+pub fn batch(count: u64, seed: u64) -> (Vec<u8>, usize) {
     let mut rng = Rng(seed);
     let events: Vec<Value> = (0..count)
         .map(|i| json!({"id": format!("{:056}", 37_000_000 + i), "timestamp": 1_795_256_131_000u64 + i * 37, "message": entry(&mut rng, i)}))
         .collect();
+    envelope(events)
+}
+
+/// One event whose message is a slow-log entry around a statement of about `bytes` bytes
+/// (CloudWatch's largest event is 256 KiB): for how the cost grows with the size of one entry.
+pub fn single(bytes: usize) -> (Vec<u8>, usize) {
+    let sql = long_statement(bytes);
+    let message = format!(
+        "# Time: 2026-11-21T10:00:00.000000Z\n# User@Host: app[app] @  [10.0.0.1]  Id: 7\n# Query_time: 12.000000  Lock_time: 0.000100 Rows_sent: 1  Rows_examined: 100\nSET timestamp=1795256131;\n{sql};\n"
+    );
+    envelope(vec![json!({"id": format!("{:056}", 1), "timestamp": 1_795_256_131_000u64, "message": message})])
+}
+
+/// A SELECT of about `bytes` bytes with everything the fingerprint rewrites: numbers, strings,
+/// comments, IN lists, NULL, booleans, line breaks.
+pub fn long_statement(bytes: usize) -> String {
+    let mut sql = String::from("SELECT o.id, o.total FROM orders o WHERE o.status = 'open'");
+    let mut i = 0u64;
+    while sql.len() < bytes {
+        sql.push_str(&format!(
+            "\n  OR (o.customer_id = {i} AND o.note = 'note {i}' AND o.sku IN ({}, {}, {}) /* c{i} */ AND o.deleted IS NULL AND o.flag = TRUE)",
+            i * 3, i * 3 + 1, i * 3 + 2
+        ));
+        i += 1;
+    }
+    sql.push_str(" ORDER BY o.id ASC LIMIT 10, 50");
+    sql
+}
+
+fn envelope(events: Vec<Value>) -> (Vec<u8>, usize) {
     let payload = json!({
         "messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/aws/rds/instance/prod-db-1/slowquery",
         "logStream": "prod-db-1", "subscriptionFilters": ["rds-to-opensearch"], "logEvents": events
@@ -119,97 +141,5 @@ fn batch(count: u64, seed: u64) -> (Value, usize) {
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
     gz.write_all(raw.as_bytes()).unwrap();
     let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
-    (json!({"awslogs": {"data": data}}), raw.len())
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn measure(runs: usize, mut f: impl FnMut()) -> Duration {
-    for _ in 0..3 {
-        f();
-    }
-    median(
-        (0..runs)
-            .map(|_| {
-                let start = Instant::now();
-                f();
-                start.elapsed()
-            })
-            .collect(),
-    )
-}
-
-#[allow(clippy::disallowed_methods, reason = "the benchmark's own knob, not the function's configuration")]
-fn main() {
-    // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run a single quick pass.
-    let quick = !std::env::args().any(|a| a == "--bench");
-    let runs: usize =
-        std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 1 } else { 21 });
-    let config = Config::default();
-    println!(
-        "{:>7} {:>9} {:>11} {:>11} {:>11} {:>12} {:>6}",
-        "events", "input", "floor MB/s", "full MB/s", "full ms", "full ev/s", "ratio"
-    );
-    let mut stages = Vec::new();
-    for (count, seed) in [(1_000u64, 1u64), (1_165, 2), (10_000, 3)] {
-        let (event, raw_bytes) = batch(count, seed);
-        let floor = measure(runs, || {
-            black_box(event::decode(black_box(event.clone())).unwrap());
-        });
-        let mut body_bytes = 0;
-        // Exactly the handler's pure path: decode, then build and encode each document.
-        let full = measure(runs, || {
-            for batch in event::decode(black_box(event.clone())).unwrap() {
-                let (encoded, _) = encode_logs(&config, batch, |_| {});
-                body_bytes = encoded.body().len();
-                black_box(encoded);
-            }
-        });
-        let documents = measure(runs, || {
-            for batch in event::decode(black_box(event.clone())).unwrap() {
-                let meta = StreamMeta { owner: batch.owner, log_group: batch.log_group, log_stream: batch.log_stream };
-                let mut builder = DocumentBuilder::new(&config.index_prefix, meta);
-                for event in batch.log_events {
-                    black_box(builder.build(event));
-                }
-            }
-        });
-        let queries: Vec<String> = event::decode(event.clone())
-            .unwrap()
-            .into_iter()
-            .flat_map(|b| b.log_events)
-            .filter_map(|e| logs_to_opensearch::slowlog::parse(&e.message)?.query)
-            .collect();
-        let fingerprints = measure(runs, || {
-            for q in &queries {
-                black_box(logs_to_opensearch::fingerprint::fingerprint(black_box(q)));
-            }
-        });
-        let mbps = |d: Duration| raw_bytes as f64 / d.as_secs_f64() / 1e6;
-        stages.push(format!(
-            "{count:>7}: decode {:.2} ms, +documents {:.2} ms (of which fingerprints {:.2} ms), +bulk body {:.2} ms",
-            floor.as_secs_f64() * 1e3,
-            (documents - floor).as_secs_f64() * 1e3,
-            fingerprints.as_secs_f64() * 1e3,
-            (full.saturating_sub(documents)).as_secs_f64() * 1e3
-        ));
-        println!(
-            "{count:>7} {:>8.2}M {:>11.1} {:>11.1} {:>11.2} {:>12.0} {:>6.2}",
-            raw_bytes as f64 / (1 << 20) as f64,
-            mbps(floor),
-            mbps(full),
-            full.as_secs_f64() * 1e3,
-            count as f64 / full.as_secs_f64(),
-            floor.as_secs_f64() / full.as_secs_f64(),
-        );
-        assert!(body_bytes > raw_bytes, "the body carries every entry");
-    }
-    println!("(medians of {runs} runs; MB/s of decompressed input; ratio = full throughput / floor throughput)");
-    println!("where the time goes (medians; differences of medians):");
-    for line in stages {
-        println!("  {line}");
-    }
+    (json!({"awslogs": {"data": data}}).to_string().into_bytes(), raw.len())
 }
