@@ -19,7 +19,6 @@
 //! `BENCH_RUNS=N` sets the number of cold starts measured (default 11; 1 under `cargo test`).
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code, unused_imports)]
 mod common;
 #[path = "generator.rs"]
 #[allow(dead_code, reason = "the single-event generators are the pipeline benchmark's")]
