@@ -149,6 +149,10 @@ pub enum Command {
         /// Skip the Dashboards objects (a cluster without Dashboards, or Kibana).
         #[arg(long)]
         no_dashboards: bool,
+        /// Skip the ISM retention policy (retention managed elsewhere). A cluster without the ISM
+        /// plugin is detected and skipped with a note in any case.
+        #[arg(long)]
+        no_ism: bool,
     },
     /// Run a saved Lambda event through exactly the Lambda's code path.
     ///
@@ -200,8 +204,8 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
     let retry_for = Duration::from_secs(cli.retry_for);
     let started = Instant::now();
     let mut summary = match cli.command {
-        Command::Setup { retention_days, dashboards_path, no_dashboards } => {
-            return setup(&config, retention_days, &dashboards_path, no_dashboards).await;
+        Command::Setup { retention_days, dashboards_path, no_dashboards, no_ism } => {
+            return setup(&config, retention_days, &dashboards_path, no_dashboards, no_ism).await;
         }
         Command::Replay { event } => replay(&handler, &event, retry_for).await?,
         Command::Slowlog { file, log_group, log_stream, owner, batch_size } => {
@@ -229,7 +233,13 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
 }
 
 /// `setup`: each piece in turn, a line on stderr for each; stops at the first failure.
-async fn setup(config: &Config, retention_days: u32, dashboards_path: &str, no_dashboards: bool) -> Result<()> {
+async fn setup(
+    config: &Config,
+    retention_days: u32,
+    dashboards_path: &str,
+    no_dashboards: bool,
+    no_ism: bool,
+) -> Result<()> {
     let Some(opensearch) = &config.opensearch else {
         anyhow::bail!("setup needs an endpoint: --endpoint URL or OPENSEARCH_ENDPOINT");
     };
@@ -240,12 +250,21 @@ async fn setup(config: &Config, retention_days: u32, dashboards_path: &str, no_d
         eprintln!("logs-to-opensearch: installed {done}");
     }
     let serverless = matches!(&opensearch.auth, crate::config::Auth::SigV4 { service, .. } if service == "aoss");
-    if serverless {
+    if no_ism {
+        eprintln!("logs-to-opensearch: skipped the ISM policy (--no-ism)");
+    } else if serverless {
         eprintln!(
             "logs-to-opensearch: skipped the ISM policy: OpenSearch Serverless has no ISM (set the collection's data lifecycle policy)"
         );
     } else {
-        eprintln!("logs-to-opensearch: installed {}", setup::install_policy(&transport, &assets, timeout).await?);
+        match setup::install_policy(&transport, &assets, timeout).await {
+            Ok(done) => eprintln!("logs-to-opensearch: installed {done}"),
+            Err(setup::SetupError::NoPlugin { plugin, .. }) => eprintln!(
+                "logs-to-opensearch: skipped the ISM policy: this cluster has no {plugin} plugin; \
+                 indices are kept until deleted (install the plugin and run setup again, or --no-ism)"
+            ),
+            Err(e) => return Err(e.into()),
+        }
     }
     if !no_dashboards {
         let done = setup::import_dashboards(&transport, &assets, dashboards_path, timeout).await?;

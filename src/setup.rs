@@ -68,6 +68,11 @@ pub enum SetupError {
     Unreachable { what: String, problem: String },
     #[error("{what}: the cluster answered HTTP {status}: {body}")]
     Refused { what: String, status: u16, body: String },
+    /// The cluster has no handler for the piece's API: the plugin that serves it is not
+    /// installed (ISM on a self-managed OpenSearch without `opensearch-index-management`, or on
+    /// Elasticsearch).
+    #[error("{what}: this cluster has no {plugin} plugin (it answered: {body})")]
+    NoPlugin { what: String, plugin: &'static str, body: String },
 }
 
 /// What [`install_templates`] did, one line per piece.
@@ -101,6 +106,15 @@ pub async fn install_policy(transport: &Transport, assets: &Assets, timeout: Dur
             vec![("if_seq_no", number("_seq_no", 0)), ("if_primary_term", number("_primary_term", 1))]
         }
         (404, _) => Vec::new(),
+        // OpenSearch and Elasticsearch answer an API nobody serves with 400 "no handler found".
+        (400 | 405, answer) if String::from_utf8_lossy(&answer).contains("no handler found") => {
+            let body = quote(&String::from_utf8_lossy(&answer));
+            return Err(SetupError::NoPlugin {
+                what,
+                plugin: "Index State Management (opensearch-index-management)",
+                body,
+            });
+        }
         (status, answer) => return Err(refused(&what, status, &answer)),
     };
     let body = Some(assets.policy.to_string().into());

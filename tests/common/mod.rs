@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test crate uses a different subset
 
 pub mod http;
+pub mod real;
 pub mod runtime_api;
 pub mod slack;
 pub mod standin;

@@ -13,6 +13,10 @@
 //!   per-item 400 `mapper_parsing_exception`;
 //! - scripted faults: per-item 429s, whole-request 429/5xx, 413 over a size, an HTML 502 from a
 //!   load balancer, a slow answer, a dropped connection.
+//!
+//! [`StandIn::front`] puts the same checks and faults in front of a real node instead: the
+//! signature is verified here (the node has no SigV4), faults are injected here, and everything
+//! else is forwarded, so the real cluster decides what is indexed and what is refused.
 
 use super::http::{self, Reply, Request, Response};
 use hmac::{Hmac, Mac};
@@ -97,6 +101,8 @@ struct State {
     policies: BTreeMap<String, (u64, Value)>,
     /// Dashboards saved objects by (type, id).
     saved_objects: BTreeMap<(String, String), Value>,
+    /// In front of a real node (`http://127.0.0.1:PORT`): forward instead of answering.
+    upstream: Option<String>,
 }
 
 /// A running stand-in; cheap to clone.
@@ -109,6 +115,18 @@ pub struct StandIn {
 
 impl StandIn {
     pub fn start(auth: Auth) -> StandIn {
+        Self::serve(auth, None)
+    }
+
+    /// Checks `auth` and injects the scripted faults like [`StandIn::start`], but forwards every
+    /// request that gets through to the real node at `upstream` and answers with its answer.
+    /// Items a [`Fault::RejectItems`] names are not forwarded: they are answered 429 here, as a
+    /// node whose write queue is full answers them.
+    pub fn front(auth: Auth, upstream: &str) -> StandIn {
+        Self::serve(auth, Some(upstream.trim_end_matches('/').to_owned()))
+    }
+
+    fn serve(auth: Auth, upstream: Option<String>) -> StandIn {
         let state = Arc::new(Mutex::new(State {
             auth,
             max_body_bytes: None,
@@ -121,6 +139,7 @@ impl StandIn {
             templates: BTreeMap::new(),
             policies: BTreeMap::new(),
             saved_objects: BTreeMap::new(),
+            upstream,
         }));
         let shared = Arc::clone(&state);
         let address = http::serve(Arc::new(move |request: Request| handle(&shared, request)));
@@ -245,11 +264,17 @@ fn put_template(state: &Mutex<State>, name: &str, body: &[u8]) -> Reply {
     for (field, mapping) in template["template"]["mappings"]["properties"].as_object().into_iter().flatten() {
         let known = ["keyword", "text", "long", "integer", "double", "float", "boolean", "date", "ip", "object"];
         if !mapping["type"].as_str().is_some_and(|t| known.contains(&t)) {
-            return refuse(
-                400,
-                "mapper_parsing_exception",
-                &format!("No handler for type [{}] declared on field [{field}]", mapping["type"]),
+            // As OpenSearch answers (checked against the real node): the composition fails,
+            // with the mapper's refusal as its cause.
+            let cause = format!(
+                "No handler for type [{}] declared on field [{field}]",
+                mapping["type"].as_str().unwrap_or("?")
             );
+            let reason = format!("composable template [{name}] template after composition is invalid");
+            let mut body = error_body(400, "illegal_argument_exception", &reason);
+            body["error"]["caused_by"] = json!({"type": "illegal_argument_exception", "reason": format!("invalid composite mappings for [{name}]"),
+                "caused_by": {"type": "mapper_parsing_exception", "reason": format!("Failed to parse mapping [_doc]: {cause}")}});
+            return Reply::Now(Response::json(400, &body));
         }
     }
     let priority = template["priority"].as_u64().unwrap_or(0);
@@ -374,9 +399,9 @@ fn handle(state: &Mutex<State>, request: Request) -> Reply {
     if request.path == "/_bulk" {
         state.lock().unwrap().first_bulk_at.get_or_insert_with(Instant::now);
     }
-    let (auth, max_body_bytes) = {
+    let (auth, max_body_bytes, upstream) = {
         let state = state.lock().unwrap();
-        (state.auth.clone(), state.max_body_bytes)
+        (state.auth.clone(), state.max_body_bytes, state.upstream.clone())
     };
     match auth {
         Auth::SigV4 { service } => {
@@ -415,6 +440,9 @@ fn handle(state: &Mutex<State>, request: Request) -> Reply {
     } else {
         request.body.clone()
     };
+    if let Some(upstream) = upstream {
+        return forward(state, &upstream, &request, &body);
+    }
     match (request.method.as_str(), request.path.as_str()) {
         ("POST" | "PUT", "/_bulk") => match content_type_problem(request.header("content-type")) {
             // OpenSearch answers this outside its usual error shape: a string `error`.
@@ -841,28 +869,119 @@ fn refuse(status: u16, kind: &str, reason: &str) -> Reply {
     Reply::Now(Response::json(status, &error_body(status, kind, reason)))
 }
 
-fn bulk(state: &Mutex<State>, body: &[u8]) -> Reply {
-    let mut state = state.lock().unwrap();
-    state.bulk_requests += 1;
-    let fault = state.faults.pop_front();
-    let mut rejected: Vec<usize> = Vec::new();
-    let mut pause = None;
+/// A scripted fault: the whole request's answer (`Err`), or the items to reject with 429 and the
+/// pause before answering.
+fn apply_fault(fault: Option<Fault>) -> Result<(Vec<usize>, Option<Duration>), Reply> {
     match fault {
         Some(Fault::Status(429)) => {
             let reason = "rejected execution of coordinating operation [coordinating_and_primary_bytes=0, replica_bytes=0, all_bytes=0, coordinating_operation_bytes=1024, max_coordinating_and_primary_bytes=0]";
-            return refuse(429, "es_rejected_execution_exception", reason);
+            Err(refuse(429, "es_rejected_execution_exception", reason))
         }
-        Some(Fault::Status(status)) => {
-            return refuse(status, "master_not_discovered_exception", "no cluster-manager");
-        }
-        Some(Fault::HtmlBadGateway) => {
-            return Reply::Now(Response::html(502, "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"));
-        }
-        Some(Fault::DropConnection) => return Reply::Drop,
-        Some(Fault::RejectItems(items)) => rejected = items,
-        Some(Fault::Slow(duration)) => pause = Some(duration),
-        Some(Fault::Pass) | None => {}
+        Some(Fault::Status(status)) => Err(refuse(status, "master_not_discovered_exception", "no cluster-manager")),
+        Some(Fault::HtmlBadGateway) => Err(Reply::Now(Response::html(502, "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"))),
+        Some(Fault::DropConnection) => Err(Reply::Drop),
+        Some(Fault::RejectItems(items)) => Ok((items, None)),
+        Some(Fault::Slow(duration)) => Ok((Vec::new(), Some(duration))),
+        Some(Fault::Pass) | None => Ok((Vec::new(), None)),
     }
+}
+
+/// The per-item answer of a node whose write queue is full.
+fn rejected_item(action: &str, index: &Value, id: &Value) -> Value {
+    json!({action: {"_index": index, "_id": id, "status": 429, "error": {
+        "type": "es_rejected_execution_exception",
+        "reason": "rejected execution of primary operation [shard_detail=[standin][0]]",
+        "index": index, "shard": "0", "index_uuid": "standin"}}})
+}
+
+/// [`StandIn::front`]: faults here, everything else from the real node.
+fn forward(state: &Mutex<State>, upstream: &str, request: &Request, body: &[u8]) -> Reply {
+    let (mut rejected, mut pause) = (Vec::new(), None);
+    let mut forwarded = body.to_vec();
+    // (position, action, index, id) of each item left out.
+    let mut left_out: Vec<(usize, String, Value, Value)> = Vec::new();
+    if request.path == "/_bulk" {
+        let fault = {
+            let mut state = state.lock().unwrap();
+            state.bulk_requests += 1;
+            state.faults.pop_front()
+        };
+        (rejected, pause) = match apply_fault(fault) {
+            Ok(partial) => partial,
+            Err(reply) => return reply,
+        };
+    }
+    if !rejected.is_empty() {
+        // Our bodies hold `index` actions, each followed by its document.
+        let lines: Vec<&[u8]> = body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+        forwarded.clear();
+        for (position, pair) in lines.chunks(2).enumerate() {
+            if rejected.contains(&position) {
+                let action: Value = serde_json::from_slice(pair[0]).unwrap_or_default();
+                let (name, meta) = action.as_object().and_then(|a| a.iter().next()).expect("an action line");
+                left_out.push((position, name.clone(), meta["_index"].clone(), meta["_id"].clone()));
+            } else {
+                for line in pair {
+                    forwarded.extend_from_slice(line);
+                    forwarded.push(b'\n');
+                }
+            }
+        }
+    }
+    let target =
+        if request.query.is_empty() { request.path.clone() } else { format!("{}?{}", request.path, request.query) };
+    let answer = if forwarded.is_empty() && !left_out.is_empty() {
+        // Every item rejected: nothing reaches the node.
+        http::Answer {
+            status: 200,
+            content_type: "application/json".into(),
+            body: br#"{"took":0,"errors":false,"items":[]}"#.to_vec(),
+        }
+    } else {
+        match http::call(upstream, &request.method, &target, request.header("content-type"), &forwarded) {
+            Ok(answer) => answer,
+            Err(e) => return Reply::Now(Response::text(502, &format!("the real node did not answer: {e}"))),
+        }
+    };
+    let mut response_body = answer.body;
+    if !left_out.is_empty() && answer.status == 200 {
+        let mut answered: Value = serde_json::from_slice(&response_body).expect("a _bulk answer");
+        let mut real = answered["items"].as_array().cloned().unwrap_or_default().into_iter();
+        let mut items = Vec::new();
+        let total = real.len() + left_out.len();
+        let mut left = left_out.iter().peekable();
+        for position in 0..total {
+            match left.peek() {
+                Some((at, action, index, id)) if *at == position => {
+                    items.push(rejected_item(action, index, id));
+                    left.next();
+                }
+                _ => items.extend(real.next()),
+            }
+        }
+        answered["items"] = Value::Array(items);
+        answered["errors"] = json!(true);
+        response_body = answered.to_string().into_bytes();
+    }
+    let content_type = if answer.content_type.starts_with("application/json") {
+        "application/json; charset=UTF-8"
+    } else {
+        "text/plain; charset=UTF-8"
+    };
+    let response = Response { status: answer.status, content_type, body: response_body, headers: Vec::new() };
+    match pause {
+        Some(pause) => Reply::Late(pause, response),
+        None => Reply::Now(response),
+    }
+}
+
+fn bulk(state: &Mutex<State>, body: &[u8]) -> Reply {
+    let mut state = state.lock().unwrap();
+    state.bulk_requests += 1;
+    let (rejected, pause) = match apply_fault(state.faults.pop_front()) {
+        Ok(partial) => partial,
+        Err(reply) => return reply,
+    };
 
     if !body.ends_with(b"\n") {
         let reason = "The bulk request must be terminated by a newline [\\n]";
@@ -940,11 +1059,7 @@ fn bulk(state: &Mutex<State>, body: &[u8]) -> Reply {
         };
         if rejected.contains(&position) {
             errors = true;
-            answers.push(failure(
-                429,
-                "es_rejected_execution_exception",
-                "rejected execution of primary operation [shard_detail=[standin][0]]".into(),
-            ));
+            answers.push(rejected_item(&item.action, &json!(item.index), &json!(id)));
             continue;
         }
         if state.time_series && item.id.is_some() {

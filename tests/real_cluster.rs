@@ -1,0 +1,759 @@
+//! Against the real server: a real OpenSearch (or Elasticsearch) node started by
+//! `scripts/real-node up`, named by `LTO_REAL_CLUSTER_URL` (see `tests/common/real.rs`; without
+//! it every test here says it was skipped). Everything goes through the project's own code paths:
+//! the CLI as a user runs it, or the Lambda handler with the real `OpenSearchSink`; the SigV4 and
+//! fault scenarios go through the stand-in's checks put in front of the node
+//! ([`StandIn::front`]), so the real cluster decides what is indexed and what is refused.
+
+mod common;
+
+use common::real::{self, Node};
+use common::standin::{self, Auth, Fault, StandIn};
+use common::{awslogs_event, fixture, payload, read_fixture};
+use logs_to_opensearch::config::{Config, RawConfig};
+use logs_to_opensearch::delivery::{OpenSearchSink, RetryPolicy};
+use logs_to_opensearch::handler::{Handler, Summary};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::process::Output;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The CLI sending to the real node (no authentication: the node has no security plugin).
+fn cli(node: &Node, prefix: &str) -> std::process::Command {
+    let mut command = common::cli();
+    command.env("OPENSEARCH_AUTH", "none").env("INDEX_PREFIX", prefix).args([
+        "--endpoint",
+        &node.url,
+        "--retry-for",
+        "20",
+    ]);
+    command
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn run_ok(command: &mut std::process::Command) -> String {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?} failed ({:?}): {}",
+        command.get_args().collect::<Vec<_>>(),
+        out.status,
+        stderr(&out)
+    );
+    stderr(&out)
+}
+
+/// The counts of the CLI's summary line: (documents, indexed, dead-lettered, failed).
+fn counts(stderr: &str) -> (u64, u64, u64, u64) {
+    let line = stderr.lines().find(|l| l.contains(" documents (")).unwrap_or_else(|| panic!("no summary in {stderr}"));
+    let before = |marker: &str| -> u64 {
+        let head = &line[..line.find(marker).unwrap_or_else(|| panic!("no {marker:?} in {line}"))];
+        head.rsplit(|c: char| !c.is_ascii_digit()).find(|w| !w.is_empty()).unwrap().parse().unwrap()
+    };
+    (before(" documents ("), before(" indexed"), before(" dead-lettered"), before(" failed"))
+}
+
+fn setup(node: &Node, prefix: &str) -> String {
+    run_ok(cli(node, prefix).args(["setup", "--no-dashboards"]))
+}
+
+/// The event fixtures that decode (the broken ones fail before anything is sent).
+fn event_fixtures() -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(fixture("events"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with("broken-"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn setup_installs_both_templates_idempotently_and_the_real_mapping_follows_them() {
+    let Some(node) = real::node("setup_installs_both_templates…") else { return };
+    let _one = node.lock();
+    let prefix = "rt-setup";
+    node.delete_indices(&format!("{prefix}-*"));
+    for _ in 0..2 {
+        let said = setup(&node, prefix);
+        assert!(said.contains("installed index template logs-to-opensearch for [\"rt-setup-*\"]"), "{said}");
+        assert!(
+            said.contains("installed index template logs-to-opensearch-deadletter for [\"rt-setup-deadletter-*\"]"),
+            "{said}"
+        );
+        if node.has_ism {
+            assert!(said.contains("installed ISM policy logs-to-opensearch-retention"), "{said}");
+        } else {
+            assert!(said.contains("skipped the ISM policy: this cluster has no Index State Management"), "{said}");
+        }
+    }
+    let template = node.ok("GET", "/_index_template/logs-to-opensearch", None);
+    assert_eq!(template["index_templates"][0]["index_template"]["index_patterns"], json!(["rt-setup-*"]));
+    let dead = node.ok("GET", "/_index_template/logs-to-opensearch-deadletter", None);
+    assert_eq!(dead["index_templates"][0]["index_template"]["priority"], 200);
+
+    for event in ["events/rds-mysql80-slowquery.json", "events/mariadb-slowquery.json"] {
+        let said = run_ok(cli(&node, prefix).args(["replay", fixture(event).to_str().unwrap()]));
+        let (documents, indexed, dead_lettered, failed) = counts(&said);
+        assert_eq!((indexed, dead_lettered, failed), (documents, 0, 0), "{said}");
+    }
+    let mysql = "rt-setup-aws-rds-instance-prod-db-1-slowquery-2026.11.21";
+    let expected = [
+        ("IP", "ip"),
+        ("Query_time", "double"),
+        ("Lock_time", "double"),
+        ("Rows_examined", "long"),
+        ("Bytes_sent", "long"),
+        ("Time", "date"),
+        ("@timestamp", "date"),
+        ("Fingerprint_id", "keyword"),
+        ("Fingerprint", "text"),
+        ("Fingerprint.keyword", "keyword"),
+        ("User", "keyword"),
+    ];
+    for (field, wanted) in expected {
+        assert_eq!(node.field_type(mysql, field).as_deref(), Some(wanted), "{field} in {mysql}");
+    }
+    let mariadb = "rt-setup-aws-rds-instance-maria-1-slowquery-2026.11.21";
+    for (field, wanted) in [("Full_scan", "boolean"), ("QC_hit", "boolean"), ("Thread_id", "long")] {
+        assert_eq!(node.field_type(mariadb, field).as_deref(), Some(wanted), "{field} in {mariadb}");
+    }
+    if node.has_ism {
+        let explain = node.ok("GET", &format!("/_plugins/_ism/explain/{mysql}"), None);
+        assert_eq!(
+            explain[mysql]["index.plugins.index_state_management.policy_id"], "logs-to-opensearch-retention",
+            "{explain}"
+        );
+    }
+}
+
+#[test]
+fn every_fixture_event_and_the_whole_corpus_index_with_nothing_refused_and_replays_do_not_duplicate() {
+    let Some(node) = real::node("every_fixture_event_and_the_whole_corpus…") else { return };
+    let _one = node.lock();
+    let prefix = "rt-all";
+    node.delete_indices(&format!("{prefix}-*"));
+    setup(&node, prefix);
+    let mut inputs: Vec<Vec<String>> =
+        event_fixtures().into_iter().map(|p| vec!["replay".to_owned(), p.to_string_lossy().into_owned()]).collect();
+    match common::percona_corpus() {
+        Some(dir) => {
+            let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+            files.sort();
+            for file in files {
+                let name = file.file_name().unwrap().to_string_lossy().into_owned();
+                inputs.push(vec![
+                    "slowlog".to_owned(),
+                    file.to_string_lossy().into_owned(),
+                    "--log-group".to_owned(),
+                    "/aws/rds/instance/percona-corpus/slowquery".to_owned(),
+                    "--log-stream".to_owned(),
+                    name,
+                ]);
+            }
+        }
+        None => eprintln!("the Percona corpus is absent (../shared): only the event fixtures are indexed"),
+    }
+    let mut sent = 0;
+    for round in 0..2 {
+        for args in &inputs {
+            let said = run_ok(cli(&node, prefix).args(args));
+            let (documents, indexed, dead_lettered, failed) = counts(&said);
+            assert_eq!((indexed, dead_lettered, failed), (documents, 0, 0), "{args:?}: {said}");
+            if round == 0 {
+                sent += documents;
+            }
+        }
+        let stored = node.count(&format!("{prefix}-*,-{prefix}-deadletter-*"));
+        assert_eq!(stored, sent, "round {round}: every document once, by its id");
+        assert_eq!(node.count(&format!("{prefix}-deadletter-*")), 0);
+    }
+    assert!(sent > if common::percona_corpus().is_some() { 600 } else { 20 }, "{sent} documents");
+}
+
+#[test]
+fn a_real_mapping_conflict_goes_to_the_real_dead_letter_index_with_the_clusters_reason() {
+    let Some(node) = real::node("a_real_mapping_conflict…") else { return };
+    let _one = node.lock();
+    let prefix = "rt-conflict";
+    node.delete_indices(&format!("{prefix}-*"));
+    setup(&node, prefix);
+    // An application logging JSON into the slow-query group: a string where the template (and
+    // so the real mapping) wants a number.
+    let conflicting = r#"{"Query_time": "very slow", "note": "an application logging into the RDS group"}"#;
+    let entry = read_fixture("entries/rds-mysql57-select.log");
+    let event = awslogs_event(&payload("/aws/rds/instance/prod-db-1/slowquery", "prod-db-1", &[&entry, conflicting]));
+    let dir = tempdir("conflict");
+    let file = dir.join("event.json");
+    std::fs::write(&file, event.to_string()).unwrap();
+    let said = run_ok(cli(&node, prefix).args(["replay", file.to_str().unwrap()]));
+    assert_eq!(counts(&said), (2, 1, 1, 0), "{said}");
+
+    let ids: Vec<String> = payload("g", "s", &["a", "b"])["logEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    let index = format!("{prefix}-aws-rds-instance-prod-db-1-slowquery-2026.11.21");
+    node.ok("POST", &format!("/{prefix}-*/_refresh"), None);
+    assert!(node.document(&index, &ids[0]).is_some(), "the slow query is indexed");
+    assert!(node.document(&index, &ids[1]).is_none(), "the conflicting document is not");
+    let letter = node
+        .document(&format!("{prefix}-deadletter-2026.11.21"), &ids[1])
+        .unwrap_or_else(|| panic!("no dead letter for {}: {said}", ids[1]));
+    assert_eq!(letter["@message"], conflicting);
+    assert_eq!(letter["original_index"], index.as_str());
+    assert_eq!(letter["error_type"], "mapper_parsing_exception", "{letter}");
+    assert_eq!(letter["error_status"], 400);
+    let reason = letter["error_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("failed to parse field [Query_time] of type [double]"),
+        "the real cluster's words: {reason}"
+    );
+}
+
+#[test]
+fn action_lines_carry_no_type_and_a_legacy_type_is_refused_by_opensearch_2_as_a_whole() {
+    let Some(node) = real::node("action_lines_carry_no_type…") else { return };
+    let _one = node.lock();
+    let prefix = "rt-type";
+    node.delete_indices(&format!("{prefix}-*"));
+    let event = fixture("events/rds-mysql80-slowquery.json");
+    // The dry run prints exactly the body that is sent: no `_type` anywhere in an action line.
+    let out = common::cli().args(["replay", event.to_str().unwrap()]).output().unwrap();
+    let body = String::from_utf8(out.stdout).unwrap();
+    for action in body.lines().step_by(2) {
+        let action: Value = serde_json::from_str(action).unwrap();
+        assert!(action["index"].get("_type").is_none(), "{action}");
+    }
+    assert_eq!(counts(&run_ok(cli(&node, prefix).args(["replay", event.to_str().unwrap()]))).1, 5);
+
+    // INDEX_TYPE (for Elasticsearch 6 domains) on a cluster that refuses it.
+    let out = cli(&node, prefix).env("INDEX_TYPE", "_doc").args(["replay", event.to_str().unwrap()]).output().unwrap();
+    if node.is_opensearch_2_or_later() {
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let said = stderr(&out);
+        assert!(said.contains("contains an unknown parameter [_type]"), "the cluster's reason is shown: {said}");
+        assert!(said.contains("5 failed"), "{said}");
+    } else {
+        // Elasticsearch 7 and OpenSearch 1 still accept it (deprecated).
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
+
+/// An OpenSearch aggregation for one of a visualization's `visState.aggs` (the way Dashboards
+/// turns them into a request), or `None` for `count`, which is the bucket's doc count.
+fn aggregation(agg: &Value) -> Option<Value> {
+    let params = &agg["params"];
+    match agg["type"].as_str().unwrap() {
+        "count" => None,
+        kind @ ("sum" | "avg" | "max" | "min" | "cardinality") => Some(json!({kind: {"field": params["field"]}})),
+        "terms" => Some(json!({"terms": {"field": params["field"], "size": params["size"]}})),
+        "date_histogram" => {
+            Some(json!({"date_histogram": {"field": params["field"], "fixed_interval": "1h", "min_doc_count": 1}}))
+        }
+        other => panic!("a visualization uses an aggregation this test does not translate: {other}"),
+    }
+}
+
+/// Nests bucket aggregations in order, with every metric under the innermost one, as a table or
+/// chart asks for them.
+fn search_for(aggs: &[Value]) -> Value {
+    let (buckets, metrics): (Vec<&Value>, Vec<&Value>) =
+        aggs.iter().partition(|a| matches!(a["type"].as_str(), Some("terms" | "date_histogram")));
+    let mut inner = serde_json::Map::new();
+    for metric in metrics {
+        if let Some(a) = aggregation(metric) {
+            inner.insert(format!("m{}", metric["id"].as_str().unwrap()), a);
+        }
+    }
+    let mut level = Value::Object(inner);
+    for bucket in buckets.iter().rev() {
+        let mut a = aggregation(bucket).unwrap();
+        if level.as_object().is_some_and(|m| !m.is_empty()) {
+            a["aggs"] = level;
+        }
+        level = json!({format!("b{}", bucket["id"].as_str().unwrap()): a});
+    }
+    json!({"size": 0, "aggs": level})
+}
+
+#[test]
+fn every_dashboards_visualization_runs_on_the_real_mapping_and_returns_buckets() {
+    let Some(node) = real::node("every_dashboards_visualization…") else { return };
+    let _one = node.lock();
+    let prefix = "rt-dash";
+    node.delete_indices(&format!("{prefix}-*"));
+    setup(&node, prefix);
+    for event in ["rds-mysql80-slowquery.json", "mariadb-slowquery.json", "aurora-mysql-cluster-slowquery.json"] {
+        run_ok(cli(&node, prefix).args(["replay", fixture(&format!("events/{event}")).to_str().unwrap()]));
+    }
+    node.count(&format!("{prefix}-*"));
+    let mut checked = 0;
+    for line in logs_to_opensearch::setup::DASHBOARDS.lines().filter(|l| !l.trim().is_empty()) {
+        let object: Value = serde_json::from_str(line).unwrap();
+        match object["type"].as_str().unwrap() {
+            "visualization" => {
+                let vis: Value = serde_json::from_str(object["attributes"]["visState"].as_str().unwrap()).unwrap();
+                let aggs: Vec<Value> =
+                    vis["aggs"].as_array().unwrap().iter().filter(|a| a["enabled"] != false).cloned().collect();
+                let search = search_for(&aggs);
+                let answer = node.ok("POST", &format!("/{prefix}-*/_search"), Some(&search));
+                let first = search["aggs"].as_object().unwrap().keys().next().unwrap().clone();
+                let buckets = answer["aggregations"][&first]["buckets"].as_array().cloned().unwrap_or_default();
+                assert!(!buckets.is_empty(), "{}: no buckets for {search}: {answer}", object["id"]);
+                for bucket in &buckets {
+                    for metric in aggs.iter().filter(|a| {
+                        aggregation(a).is_some() && !matches!(a["type"].as_str(), Some("terms" | "date_histogram"))
+                    }) {
+                        let key = format!("m{}", metric["id"].as_str().unwrap());
+                        if bucket.get(&key).is_some()
+                            || aggs.iter().filter(|a| a["type"] == "terms" || a["type"] == "date_histogram").count() > 1
+                        {
+                            continue;
+                        }
+                        panic!("{}: metric {key} missing from {bucket}", object["id"]);
+                    }
+                }
+                checked += 1;
+            }
+            "search" => {
+                let columns = object["attributes"]["columns"].as_array().unwrap();
+                let mapping = node.ok(
+                    "GET",
+                    &format!("/{prefix}-aws-rds-instance-prod-db-1-slowquery-2026.11.21/_mapping"),
+                    None,
+                );
+                let properties = &mapping[format!("{prefix}-aws-rds-instance-prod-db-1-slowquery-2026.11.21")]
+                    ["mappings"]["properties"];
+                for column in columns {
+                    assert!(
+                        properties.get(column.as_str().unwrap()).is_some(),
+                        "saved search column {column} is not in the real mapping"
+                    );
+                }
+                checked += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(checked, 7, "six visualizations and the saved search");
+}
+
+/// The saved-objects index of OpenSearch Dashboards for the four types we export: `dynamic:
+/// strict`, as Dashboards creates it (`src/core/server/saved_objects` and each type's mappings),
+/// so an attribute a type does not declare is refused as it would be on import.
+fn saved_objects_mapping() -> Value {
+    let text = json!({"type": "text"});
+    let keyword = json!({"type": "keyword"});
+    let integer = json!({"type": "integer"});
+    let boolean = json!({"type": "boolean"});
+    let search_source = json!({"properties": {"searchSourceJSON": text}});
+    json!({"mappings": {"dynamic": "strict", "properties": {
+        "type": keyword, "namespace": keyword, "namespaces": keyword, "originId": keyword,
+        "updated_at": {"type": "date"},
+        "migrationVersion": {"dynamic": "true", "type": "object"},
+        "references": {"type": "nested", "properties": {"name": keyword, "type": keyword, "id": keyword}},
+        "index-pattern": {"dynamic": "false", "properties": {"title": text, "type": keyword}},
+        "visualization": {"properties": {
+            "description": text, "kibanaSavedObjectMeta": search_source, "savedSearchRefName": {"type": "keyword", "index": false, "doc_values": false},
+            "title": text, "uiStateJSON": text, "version": integer, "visState": text}},
+        "search": {"properties": {
+            "columns": {"type": "keyword", "index": false, "doc_values": false}, "description": text, "hits": {"type": "integer", "index": false, "doc_values": false},
+            "kibanaSavedObjectMeta": search_source, "sort": {"type": "keyword", "index": false, "doc_values": false}, "title": text, "version": integer}},
+        "dashboard": {"properties": {
+            "description": text, "hits": integer, "kibanaSavedObjectMeta": search_source, "optionsJSON": text, "panelsJSON": text,
+            "refreshInterval": {"properties": {"display": keyword, "pause": boolean, "section": integer, "value": integer}},
+            "timeFrom": keyword, "timeRestore": boolean, "timeTo": keyword, "title": text, "version": integer}}
+    }}})
+}
+
+#[test]
+fn the_dashboards_ndjson_passes_the_import_rules_and_the_strict_saved_objects_mapping() {
+    let Some(node) = real::node("the_dashboards_ndjson_passes…") else { return };
+    let _one = node.lock();
+    let ndjson = logs_to_opensearch::setup::DASHBOARDS;
+    // The rules Dashboards' import applies before it writes anything.
+    let importable = ["index-pattern", "visualization", "search", "dashboard"];
+    let mut seen = BTreeSet::new();
+    let objects: Vec<Value> =
+        ndjson.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(objects.len() <= 10_000);
+    for object in &objects {
+        let (kind, id) = (object["type"].as_str().unwrap(), object["id"].as_str().unwrap());
+        assert!(importable.contains(&kind), "{kind}:{id}: unsupported_type");
+        assert!(seen.insert((kind.to_owned(), id.to_owned())), "{kind}:{id} repeated: the whole file is refused");
+    }
+    for object in &objects {
+        for reference in object["references"].as_array().into_iter().flatten() {
+            let key = (reference["type"].as_str().unwrap().to_owned(), reference["id"].as_str().unwrap().to_owned());
+            assert!(seen.contains(&key), "{}: missing_references {key:?}", object["id"]);
+        }
+        assert!(
+            object.get("migrationVersion").is_none_or(|m| m
+                .as_object()
+                .is_some_and(|m| m.values().all(|v| v.as_str().is_some_and(|v| v <= "7.10.0")))),
+            "{}",
+            object["id"]
+        );
+    }
+    // Each object, in the raw form Dashboards stores it, into a strict index of its mappings.
+    let index = "rt-saved-objects";
+    node.delete_indices(index);
+    node.ok("PUT", &format!("/{index}"), Some(&saved_objects_mapping()));
+    for object in &objects {
+        let kind = object["type"].as_str().unwrap();
+        let mut raw =
+            json!({"type": kind, "references": object["references"], "updated_at": "2026-11-21T00:00:00.000Z"});
+        raw[kind] = object["attributes"].clone();
+        let answer = node.call(
+            "PUT",
+            &format!("/{index}/_doc/{kind}:{}?refresh=true", object["id"].as_str().unwrap()),
+            Some(&raw),
+        );
+        assert!(
+            matches!(answer.status, 200 | 201),
+            "{kind}:{} refused by the strict mapping: {}",
+            object["id"],
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+    assert_eq!(node.count(index), objects.len() as u64);
+    // The check itself refuses what Dashboards would: an attribute the type does not declare.
+    let stray = json!({"type": "visualization", "visualization": {"title": "x", "colour": "red"}});
+    assert_eq!(node.call("PUT", &format!("/{index}/_doc/visualization:stray"), Some(&stray)).status, 400);
+}
+
+// ---- SigV4 and faults in front of the real node ------------------------------------------------
+
+const LOG_GROUP: &str = "/aws/rds/instance/prod-db-1/slowquery";
+
+const FAST: RetryPolicy = RetryPolicy {
+    base: Duration::from_millis(20),
+    cap: Duration::from_millis(200),
+    reserve: Duration::from_millis(100),
+    min_attempt: Duration::from_millis(50),
+};
+
+fn signed_handler(front: &StandIn, prefix: &str, extra: &[(&str, &str)]) -> Handler<OpenSearchSink> {
+    let mut vars: HashMap<String, String> = [
+        ("OPENSEARCH_ENDPOINT", front.url.as_str()),
+        ("AWS_REGION", standin::REGION),
+        ("AWS_ACCESS_KEY_ID", standin::ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", standin::SECRET_KEY),
+        ("AWS_SESSION_TOKEN", "session-token-from-the-lambda-role"),
+        ("INDEX_PREFIX", prefix),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config: Config = RawConfig::read(|name| Ok(vars.get(name).cloned())).unwrap().validate().unwrap();
+    let sink = OpenSearchSink::new(&config, config.opensearch.as_ref().unwrap()).unwrap().with_policy(FAST);
+    Handler::new(Arc::new(config), sink)
+}
+
+fn invoke(handler: &Handler<OpenSearchSink>, event: &Value, budget: Duration) -> Summary {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(handler.handle_event(event.clone(), Instant::now() + budget)).unwrap()
+}
+
+fn slow_queries() -> [String; 4] {
+    [
+        read_fixture("entries/rds-mysql57-select.log"),
+        read_fixture("entries/mysql80-log-slow-extra.log"),
+        read_fixture("entries/aurora-mysql3-hostname.log"),
+        read_fixture("entries/mariadb-10-verbose.log"),
+    ]
+}
+
+#[test]
+fn signed_requests_reach_the_real_node_through_the_verifying_front_and_bad_ones_do_not() {
+    let Some(node) = real::node("signed_requests_reach_the_real_node…") else { return };
+    let _one = node.lock();
+    let prefix = "rt-sigv4";
+    node.delete_indices(&format!("{prefix}-*"));
+    let front = StandIn::front(Auth::SigV4 { service: "es" }, &node.url);
+    let entries = slow_queries();
+    let refs: Vec<&str> = entries.iter().map(String::as_str).collect();
+    let event = awslogs_event(&payload(LOG_GROUP, "prod-db-1", &refs));
+    for compression in ["none", "gzip"] {
+        let summary = invoke(
+            &signed_handler(&front, prefix, &[("OPENSEARCH_COMPRESSION", compression)]),
+            &event,
+            Duration::from_secs(30),
+        );
+        assert_eq!((summary.delivery.indexed, summary.delivery.failed), (4, 0), "{compression}: {summary:?}");
+    }
+    assert_eq!(node.count(&format!("{prefix}-*")), 4, "the second run overwrote the first");
+    // Signed for the wrong service: the front refuses it, nothing reaches the node.
+    let other = StandIn::front(Auth::SigV4 { service: "aoss" }, &node.url);
+    node.delete_indices(&format!("{prefix}-*"));
+    let summary = invoke(&signed_handler(&other, prefix, &[]), &event, Duration::from_secs(5));
+    assert_eq!(summary.undelivered().unwrap().error_type(), "NonRetryable.Refused");
+    assert_eq!(node.count(&format!("{prefix}-*")), 0);
+}
+
+#[test]
+fn each_whole_request_fault_is_retried_until_the_real_node_has_every_document() {
+    let Some(node) = real::node("each_whole_request_fault…") else { return };
+    let _one = node.lock();
+    let prefix = "rt-faults";
+    node.delete_indices(&format!("{prefix}-*"));
+    let front = StandIn::front(Auth::SigV4 { service: "es" }, &node.url);
+    let handler = signed_handler(&front, prefix, &[("OPENSEARCH_TIMEOUT_SECONDS", "0.5"), ("BULK_MAX_BYTES", "65536")]);
+    let entries = slow_queries();
+    let messages: Vec<&str> = (0..40).map(|i| entries[i % 4].as_str()).collect();
+    let event = awslogs_event(&payload(LOG_GROUP, "prod-db-1", &messages));
+    for fault in [
+        Fault::Status(429),
+        Fault::Status(503),
+        Fault::HtmlBadGateway,
+        Fault::DropConnection,
+        Fault::Slow(Duration::from_millis(1500)),
+        Fault::RejectItems(vec![0, 7, 39]),
+    ] {
+        front.script(fault);
+    }
+    let summary = invoke(&handler, &event, Duration::from_secs(60));
+    assert_eq!(
+        (summary.delivery.indexed, summary.delivery.failed, summary.delivery.dead_lettered),
+        (40, 0, 0),
+        "{summary:?}"
+    );
+    assert!(summary.delivery.retried >= 40 * 5 + 3, "{summary:?}");
+    assert_eq!(node.count(&format!("{prefix}-*")), 40);
+
+    // A 413 (the domain's body limit, answered by the front) halves the request until it fits.
+    node.delete_indices(&format!("{prefix}-*"));
+    front.set_max_body_bytes(6_000);
+    let summary = invoke(&handler, &event, Duration::from_secs(60));
+    assert_eq!((summary.delivery.indexed, summary.delivery.failed), (40, 0), "{summary:?}");
+    assert!(summary.delivery.requests > 8, "{summary:?}");
+    assert_eq!(node.count(&format!("{prefix}-*")), 40);
+}
+
+/// Thousands of events through random faults in front of the real node: every event id ends in
+/// exactly one of the real index and the real dead-letter index, or was reported failed (and is
+/// then delivered by the retried invocation). `_search` by id on the real cluster is the proof.
+#[test]
+fn accounting_against_the_real_node_nothing_lost_nothing_doubled_under_random_faults() {
+    let Some(node) = real::node("accounting_against_the_real_node…") else { return };
+    let _one = node.lock();
+    let prefix = "rt-accounting";
+    node.delete_indices(&format!("{prefix}-*"));
+    setup(&node, prefix);
+    let front = StandIn::front(Auth::SigV4 { service: "es" }, &node.url);
+    let handler = signed_handler(&front, prefix, &[("BULK_MAX_BYTES", "65536")]);
+    let mut seed = 0x5eed_u64;
+    let mut random = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let base = slow_queries();
+    let mut events = Vec::new();
+    let mut conflicts = BTreeSet::new();
+    let mut all_ids = Vec::new();
+    for invocation in 0..6 {
+        let messages: Vec<String> = (0..500)
+            .map(|i| {
+                if random(50) == 0 {
+                    conflicts.insert(format!("{invocation}-{i:05}"));
+                    // Rows_examined is a long in the template: the real node refuses this item.
+                    format!(r#"{{"Rows_examined": "many", "n": {i}}}"#)
+                } else {
+                    base[i % 4].clone()
+                }
+            })
+            .collect();
+        let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
+        let mut payload = payload(LOG_GROUP, &format!("prod-db-1-{invocation}"), &refs);
+        for (i, event) in payload["logEvents"].as_array_mut().unwrap().iter_mut().enumerate() {
+            event["id"] = json!(format!("{invocation}-{i:05}"));
+            all_ids.push(format!("{invocation}-{i:05}"));
+        }
+        events.push(awslogs_event(&payload));
+    }
+    for _ in 0..20 {
+        front.script(Fault::Status(503));
+    }
+    for _ in 0..300 {
+        let fault = match random(8) {
+            0 => Fault::RejectItems((0..random(40)).map(|_| random(120) as usize).collect()),
+            1 => Fault::Status(429),
+            2 => Fault::Status(503),
+            3 => Fault::HtmlBadGateway,
+            4 => Fault::DropConnection,
+            _ => Fault::Pass,
+        };
+        front.script(fault);
+    }
+    let mut failed_events = Vec::new();
+    let (mut retried, mut dead_lettered) = (0, 0);
+    for (n, event) in events.iter().enumerate() {
+        let budget = match n {
+            0 => Duration::from_millis(250),
+            _ if random(3) == 0 => Duration::from_millis(500),
+            _ => Duration::from_secs(60),
+        };
+        let summary = invoke(&handler, event, budget);
+        assert_eq!(
+            summary.delivery.indexed + summary.delivery.dead_lettered + summary.delivery.failed,
+            summary.delivery.documents,
+            "{summary:?}"
+        );
+        retried += summary.delivery.retried;
+        dead_lettered += summary.delivery.dead_lettered;
+        if summary.delivery.failed > 0 {
+            assert!(summary.undelivered().is_some());
+            failed_events.push(event.clone());
+        }
+    }
+    assert!(
+        retried > 0 && dead_lettered > 0 && !failed_events.is_empty(),
+        "{retried} retried, {dead_lettered} dead-lettered, {} failed",
+        failed_events.len()
+    );
+    for event in &failed_events {
+        let summary = invoke(&handler, event, Duration::from_secs(60));
+        assert!(summary.undelivered().is_none(), "{summary:?}");
+    }
+    let indexed = node.existing_ids(&format!("{prefix}-*,-{prefix}-deadletter-*"), &all_ids);
+    let letters = node.existing_ids(&format!("{prefix}-deadletter-*"), &all_ids);
+    let mut lost = Vec::new();
+    for id in &all_ids {
+        match (indexed.get(id), letters.get(id)) {
+            (Some(1), None) | (None, Some(1)) => {}
+            (None, None) => lost.push(id.clone()),
+            other => panic!("{id}: in the index {:?} times, in the dead letters {:?} times", other.0, other.1),
+        }
+    }
+    assert!(lost.is_empty(), "lost on the real node: {lost:?}");
+    assert_eq!(indexed.len() + letters.len(), all_ids.len());
+    assert_eq!(
+        letters.keys().cloned().collect::<BTreeSet<_>>(),
+        conflicts,
+        "exactly the conflicting events were dead-lettered"
+    );
+    assert_eq!(node.count(&format!("{prefix}-*")), all_ids.len() as u64, "nothing extra");
+}
+
+// ---- The stand-in agrees with the real node --------------------------------------------------
+
+/// One request to both; (status, error type) of each answer, item by item for `_bulk`.
+fn outcome(answer: &common::http::Answer) -> (u16, Vec<String>) {
+    let body = answer.json();
+    let mut types = Vec::new();
+    if let Some(kind) = body["error"]["type"].as_str() {
+        types.push(kind.to_owned());
+    }
+    for item in body["items"].as_array().into_iter().flatten() {
+        let (_, result) = item.as_object().unwrap().iter().next().unwrap();
+        types.push(result["error"]["type"].as_str().map_or_else(|| result["status"].to_string(), str::to_owned));
+    }
+    (answer.status, types)
+}
+
+#[test]
+fn the_stand_in_answers_what_the_real_node_answers() {
+    let Some(node) = real::node("the_stand_in_answers…") else { return };
+    let _one = node.lock();
+    let standin = StandIn::start(Auth::None);
+    node.delete_indices("rt-conform-*");
+    let doc = |n: u32| {
+        format!(
+            "{{\"index\":{{\"_index\":\"rt-conform-a\",\"_id\":\"{n}\"}}}}\n{{\"Query_time\":1.5,\"User\":\"app\"}}\n"
+        )
+    };
+    let mut cases: Vec<(&str, String, String, Vec<u8>)> = vec![
+        ("a good bulk", "POST".into(), "/_bulk".into(), format!("{}{}", doc(1), doc(2)).into_bytes()),
+        ("no final newline", "POST".into(), "/_bulk".into(), doc(3).trim_end().as_bytes().to_vec()),
+        (
+            "a mapping conflict",
+            "POST".into(),
+            "/_bulk".into(),
+            b"{\"index\":{\"_index\":\"rt-conform-a\",\"_id\":\"4\"}}\n{\"Query_time\":\"slow\"}\n".to_vec(),
+        ),
+        (
+            "a bad index name",
+            "POST".into(),
+            "/_bulk".into(),
+            b"{\"index\":{\"_index\":\"rt-Conform-Upper\",\"_id\":\"5\"}}\n{\"a\":1}\n{\"index\":{\"_index\":\"_rt-conform\",\"_id\":\"6\"}}\n{\"a\":1}\n".to_vec(),
+        ),
+        (
+            "a template with an unknown field type",
+            "PUT".into(),
+            "/_index_template/rt-conform-bad".into(),
+            br#"{"index_patterns":["rt-conform-bad-*"],"template":{"mappings":{"properties":{"x":{"type":"flattened_text"}}}}}"#.to_vec(),
+        ),
+        (
+            "a template",
+            "PUT".into(),
+            "/_index_template/rt-conform-good".into(),
+            br#"{"index_patterns":["rt-conform-good-*"],"priority":7}"#.to_vec(),
+        ),
+        (
+            "an overlapping template of the same priority",
+            "PUT".into(),
+            "/_index_template/rt-conform-overlap".into(),
+            br#"{"index_patterns":["rt-conform-good-x-*"],"priority":7}"#.to_vec(),
+        ),
+        (
+            "a template with an unknown key",
+            "PUT".into(),
+            "/_index_template/rt-conform-bad".into(),
+            br#"{"index_patterns":["rt-conform-bad-*"],"colour":"red"}"#.to_vec(),
+        ),
+    ];
+    if node.is_opensearch_2_or_later() {
+        cases.push((
+            "a _type in an action line",
+            "POST".into(),
+            "/_bulk".into(),
+            b"{\"index\":{\"_index\":\"rt-conform-a\",\"_type\":\"_doc\",\"_id\":\"7\"}}\n{\"a\":1}\n".to_vec(),
+        ));
+    }
+    if node.has_ism {
+        let policy = br#"{"policy":{"description":"x","default_state":"hot","states":[{"name":"hot","actions":[],"transitions":[]}]}}"#;
+        cases.push(("an ISM policy", "PUT".into(), "/_plugins/_ism/policies/rt-conform".into(), policy.to_vec()));
+        cases.push((
+            "an ISM policy replaced without seq_no",
+            "PUT".into(),
+            "/_plugins/_ism/policies/rt-conform".into(),
+            policy.to_vec(),
+        ));
+    }
+    let mut differences = BTreeMap::new();
+    for (what, method, target, body) in &cases {
+        let real = common::http::call(&node.url, method, target, Some("application/json"), body).unwrap();
+        let ours = common::http::call(&standin.url, method, target, Some("application/json"), body).unwrap();
+        let (real, ours) = (outcome(&real), outcome(&ours));
+        if real != ours {
+            differences.insert(*what, format!("real {real:?}, stand-in {ours:?}"));
+        }
+    }
+    for template in ["rt-conform-bad", "rt-conform-good", "rt-conform-overlap"] {
+        let _ = node.call("DELETE", &format!("/_index_template/{template}"), None);
+    }
+    let _ = node.call("DELETE", "/_plugins/_ism/policies/rt-conform", None);
+    assert!(
+        differences.is_empty(),
+        "the stand-in differs from {} {}: {differences:#?}",
+        node.distribution,
+        node.version
+    );
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lto-real-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
