@@ -170,8 +170,9 @@ pub enum Command {
     ///
     /// The file as downloaded from RDS (`aws rds download-db-log-file-portion --output text`) or
     /// written by a MySQL / MariaDB / Percona server. Entries start at their header lines; start-up
-    /// banners become plain documents of their own. Document ids derive from the log group, log
-    /// stream and file offset, so running the same backfill again overwrites, never duplicates.
+    /// banners become plain documents of their own. Document ids derive from the log group and
+    /// the entry itself (time and bytes), so running the same backfill again overwrites, never
+    /// duplicates, and two files never overwrite each other's entries.
     #[command(
         after_help = "Example:\n  logs-to-opensearch slowlog mysql-slowquery.log --log-group /aws/rds/instance/prod-db-1/slowquery --log-stream prod-db-1"
     )]
@@ -303,7 +304,7 @@ async fn slowlog<S: Sink>(
     };
     let log_stream = log_stream.unwrap_or(stream_default);
     let fallback_ms = modified.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let mut maker = EventMaker::new(&log_group, &log_stream, fallback_ms);
+    let mut maker = EventMaker::new(&log_group, fallback_ms);
 
     let new_batch = || LogsData {
         message_type: "DATA_MESSAGE".to_owned(),

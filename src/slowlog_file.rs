@@ -8,9 +8,13 @@
 //! its own wherever it appears, and lines before the first header are one too, so nothing in the
 //! file is dropped. Bytes that are not UTF-8 are replaced (U+FFFD), never fatal.
 //!
-//! Each event's id is derived from the log group, the log stream and the entry's byte offset, so
-//! running the same backfill again overwrites instead of duplicating. Its timestamp is the entry's
-//! `# Time:` (or `SET timestamp=`), else the previous entry's, else the caller's fallback.
+//! Each event's id is derived from the entry itself: the log group, the entry's time and its bytes
+//! (its `# Time:`, thread id, measurements and statement), plus how many identical entries with the
+//! same time came before it in this run. Running the same backfill again overwrites instead of
+//! duplicating, two files with the same group and stream (hourly rotations saved under one name,
+//! stdin) never overwrite each other's entries, and the same entry found in two overlapping
+//! downloads is indexed once. Its timestamp is the entry's `# Time:` (or `SET timestamp=`), else
+//! the previous entry's, else the caller's fallback.
 //!
 //! Streams: holds one entry at a time, so files of any size work.
 
@@ -195,32 +199,48 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(haystack, needle).is_some()
 }
 
-/// Turns entries into log events: ids from the file offset, timestamps from the entries.
+/// Turns entries into log events: ids from the entries themselves, timestamps from the entries.
 pub struct EventMaker {
-    id_base: String,
+    group: [u8; 16],
     last_time: i64,
+    /// Entries already seen at `last_time` (digest → how many): identical entries at one time are
+    /// told apart by their order. Cleared when the time moves, so it holds one second's worth.
+    seen_at_time: std::collections::HashMap<[u8; 16], u32>,
 }
 
 impl EventMaker {
     /// `fallback_time_ms` dates entries before the first one that carries a time (the file's
-    /// modification time, in the CLI).
-    pub fn new(log_group: &str, log_stream: &str, fallback_time_ms: i64) -> Self {
-        let mut hash = Md5::new();
-        hash.update(log_group.as_bytes());
-        hash.update([0]);
-        hash.update(log_stream.as_bytes());
-        let digest = hash.finalize();
-        let id_base = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        EventMaker { id_base, last_time: fallback_time_ms }
+    /// modification time, in the CLI). The log stream is not part of the id (it only names the
+    /// documents' `@log_stream`), so where a file came from does not change its entries' ids.
+    pub fn new(log_group: &str, fallback_time_ms: i64) -> Self {
+        let group = Md5::digest(log_group.as_bytes()).into();
+        EventMaker { group, last_time: fallback_time_ms, seen_at_time: std::collections::HashMap::new() }
     }
 
     pub fn event(&mut self, entry: RawEntry) -> LogEvent {
-        if let Some(time) = slowlog::entry_time_millis(&entry.text) {
+        let time = slowlog::entry_time_millis(&entry.text).unwrap_or(self.last_time);
+        if time != self.last_time {
+            self.seen_at_time.clear();
             self.last_time = time;
         }
+        let mut hash = Md5::new();
+        hash.update(self.group);
+        hash.update(time.to_be_bytes());
+        hash.update(entry.text.as_bytes());
+        let entry_digest: [u8; 16] = hash.finalize().into();
+        let occurrence = self.seen_at_time.entry(entry_digest).or_insert(0);
+        let mut hash = Md5::new();
+        hash.update(entry_digest);
+        hash.update(occurrence.to_be_bytes());
+        *occurrence += 1;
+        let digest = hash.finalize();
         LogEvent {
-            // _id = stream hash + offset: re-running the same backfill overwrites.
-            id: format!("{}-{:012}", self.id_base, entry.offset),
+            // _id from the entry, not its place in a file: a re-run overwrites, another file never does.
+            id: digest.iter().fold(String::with_capacity(32), |mut id, b| {
+                id.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+                id.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+                id
+            }),
             timestamp: self.last_time,
             message: entry.text,
             extracted_fields: None,
@@ -285,15 +305,40 @@ mod tests {
     #[test]
     fn ids_are_stable_and_timestamps_carry_forward() {
         let log = b"# Time: 2016-07-20T18:13:25.698Z\n# Query_time: 1\nSELECT 1;\n# User@Host: b[b] @ h []\n# Query_time: 1\nSELECT 2;\n";
-        let events = |stream: &str| -> Vec<LogEvent> {
-            let mut maker = EventMaker::new("/g", stream, 7);
+        let events = || -> Vec<LogEvent> {
+            let mut maker = EventMaker::new("/g", 7);
             split(log).into_iter().map(|e| maker.event(e)).collect()
         };
-        let (a, b, other) = (events("s"), events("s"), events("t"));
+        let (a, b) = (events(), events());
         assert_eq!(a, b);
         assert_ne!(a[0].id, a[1].id);
-        assert_ne!(a[0].id, other[0].id);
         assert_eq!(a[0].timestamp, 1_469_038_405_698);
         assert_eq!(a[1].timestamp, 1_469_038_405_698, "no # Time: carries the previous one forward");
+    }
+
+    #[test]
+    fn ids_come_from_the_entries_so_two_files_of_one_stream_never_collide() {
+        let events = |group: &str, log: &[u8]| -> Vec<String> {
+            let mut maker = EventMaker::new(group, 7);
+            split(log).into_iter().map(|e| maker.event(e).id).collect()
+        };
+        let ten = b"# Time: 2026-11-21T10:00:01.000001Z\n# User@Host: a[a] @ h []  Id: 3\n# Query_time: 1\nSELECT 1;\n";
+        let eleven = b"# Time: 2026-11-21T11:00:01.000001Z\n# User@Host: a[a] @ h []  Id: 3\n# Query_time: 1\nSELECT 1;\n";
+        let (a, b) = (events("/g", ten), events("/g", eleven));
+        assert_ne!(a, b, "same offset, same stream, other entries: other ids");
+        assert_ne!(events("/g", ten), events("/other", ten), "the log group is part of the id");
+        // The same entry inside a longer download (another offset) keeps its id.
+        let mut both = ten.to_vec();
+        both.extend_from_slice(eleven);
+        assert_eq!(events("/g", &both), [a[0].clone(), b[0].clone()]);
+    }
+
+    #[test]
+    fn identical_entries_at_one_time_get_ids_of_their_own() {
+        let log = b"# Time: 2026-11-21T10:00:01Z\n# Query_time: 1\nSELECT 1;\n# Query_time: 1\nSELECT 1;\n# Query_time: 1\nSELECT 1;\n";
+        let mut maker = EventMaker::new("/g", 0);
+        let ids: Vec<String> = split(log).into_iter().map(|e| maker.event(e).id).collect();
+        assert_eq!(ids.len(), 3);
+        assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 3, "{ids:?}");
     }
 }

@@ -150,7 +150,7 @@ fn slowlog_indexes_a_file_with_stable_ids() {
     let again = run(&args);
     assert_eq!(ids(&text(&again.stdout)), ids(&body), "a re-run overwrites, never duplicates");
     let other_stream = run(&[&args[..], &["--log-stream", "prod-db-1"]].concat());
-    assert_ne!(ids(&text(&other_stream.stdout))[0], ids(&body)[0]);
+    assert_eq!(ids(&text(&other_stream.stdout)), ids(&body), "ids come from the entries, not the file's name");
 
     let batched = run(&[&args[..], &["--batch-size", "3"]].concat());
     assert!(text(&batched.stderr).contains("4 events in 2 batches"), "{}", text(&batched.stderr));
@@ -241,6 +241,33 @@ fn replay_with_an_endpoint_sends_signed_and_prints_the_lambdas_summary() {
         "{stderr}"
     );
     assert_eq!(standin.count("cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21"), 5);
+}
+
+#[test]
+fn hourly_rotations_backfilled_under_one_stream_keep_every_entry() {
+    // Issue: ids were hash(group, stream) + offset, so slow-11.log overwrote slow-10.log.
+    let standin = common::standin::StandIn::start(common::standin::Auth::None);
+    let hour = |h: u32| -> Vec<u8> {
+        (0..3)
+            .map(|i| format!("# Time: 2026-11-21T{h:02}:0{i}:01.000001Z\n# User@Host: app[app] @ [10.0.0.{i}]  Id: {i}\n# Query_time: 2.5  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 9\nSELECT {i};\n"))
+            .collect::<String>()
+            .into_bytes()
+    };
+    let mut said = Vec::new();
+    for h in [10, 11] {
+        let (dir, file) = temp_file(&format!("lto-rot-{h}"), "mysql-slowquery.log", &hour(h));
+        let out = bin()
+            .env("OPENSEARCH_AUTH", "none")
+            .args(["--endpoint", &standin.url, "slowlog", file.to_str().unwrap()])
+            .args(["--log-group", "/aws/rds/instance/prod-db-1/slowquery", "--log-stream", "prod-db-1"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        said.push(text(&out.stderr));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+    assert!(said.iter().all(|s| s.contains("3 indexed")), "{said:?}");
+    assert_eq!(standin.count("cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21"), 6, "both hours kept");
 }
 
 #[test]

@@ -78,7 +78,7 @@ fn every_corpus_entry_becomes_a_valid_document() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let meta = StreamMeta { owner: String::new(), log_group: "/corpus/slowquery".into(), log_stream: name.clone() };
         let mut builder = DocumentBuilder::new("cwl", meta);
-        let mut maker = EventMaker::new("/corpus/slowquery", &name, 0);
+        let mut maker = EventMaker::new("/corpus/slowquery", 0);
         for entry in split(&std::fs::read(&path).unwrap()) {
             let doc = builder.build(maker.event(entry));
             let json: serde_json::Value = serde_json::from_slice(&doc.source_json()).unwrap();

@@ -26,7 +26,7 @@ fn documents() -> Vec<Value> {
     let meta =
         StreamMeta { owner: "1".into(), log_group: "/aws/rds/instance/db/slowquery".into(), log_stream: "db".into() };
     let mut builder = DocumentBuilder::new("cwl", meta);
-    let mut maker = EventMaker::new("/g", "s", 0);
+    let mut maker = EventMaker::new("/g", 0);
     let mut docs = Vec::new();
     for text in texts {
         for entry in EntrySplitter::new(&text[..]) {

@@ -294,7 +294,7 @@ fn every_document_we_make_indexes_without_mapping_conflicts() {
     // The whole corpus as one log group: shapes from every server side by side in the same indices.
     if let Some(dir) = common::percona_corpus() {
         use logs_to_opensearch::slowlog_file::{EntrySplitter, EventMaker};
-        let mut maker = EventMaker::new("/aws/rds/instance/corpus/slowquery", "corpus", 1_795_256_131_000);
+        let mut maker = EventMaker::new("/aws/rds/instance/corpus/slowquery", 1_795_256_131_000);
         let mut log_events = Vec::new();
         for file in std::fs::read_dir(dir).unwrap() {
             let bytes = std::fs::read(file.unwrap().path()).unwrap();
