@@ -168,6 +168,10 @@ pub struct Summary {
     pub with_warnings: usize,
     /// Documents cut to fit `BULK_MAX_BYTES` (`@truncated`).
     pub truncated: usize,
+    /// Documents whose id an earlier document of the same batch already had (CloudWatch's
+    /// at-least-once delivery, a re-driven event concatenated with its original): the cluster
+    /// keeps one document per id, so `indexed` counts these twice.
+    pub duplicate_ids: usize,
     pub duration_ms: u64,
     /// What the sink did: attempted, indexed, dead-lettered, failed, … (flattened in the JSON).
     #[serde(flatten)]
@@ -188,6 +192,7 @@ impl Summary {
         self.plain += other.plain;
         self.with_warnings += other.with_warnings;
         self.truncated += other.truncated;
+        self.duplicate_ids += other.duplicate_ids;
         self.duration_ms += other.duration_ms;
         self.delivery.add(&other.delivery);
         self.alerts.add(&other.alerts);
@@ -223,6 +228,12 @@ impl Summary {
             ));
         } else {
             line.push_str(&format!(", {} bytes {destination}", self.delivery.bytes));
+        }
+        if self.duplicate_ids > 0 {
+            line.push_str(&format!(
+                "; {} document(s) repeated an id already in the batch (the cluster keeps one document per id)",
+                self.duplicate_ids
+            ));
         }
         if self.control_messages > 0 {
             line.push_str(&format!("; skipped {} CloudWatch control message(s)", self.control_messages));
@@ -353,21 +364,31 @@ pub fn encode_logs(config: &Config, data: LogsData, mut inspect: impl FnMut(&Doc
     let mut batch = BulkBatch::with_capacity(approximate_bytes, data.log_events.len());
     let meta = StreamMeta { owner: data.owner, log_group: data.log_group, log_stream: data.log_stream };
     let mut builder = DocumentBuilder::new(&config.index_prefix, meta).redact_literals(config.redact_literals);
+    // Ids seen in this batch, hashed: a repeated id overwrites, so it is counted, not hidden.
+    let hasher = std::collections::hash_map::RandomState::new();
+    let mut seen_ids =
+        std::collections::HashSet::with_capacity(if config.document_ids { data.log_events.len() } else { 0 });
     for event in data.log_events {
-        let mut doc = builder.build(event);
-        match doc.body {
-            Body::SlowQuery(_) => summary.slow_queries += 1,
-            Body::Fields(_) => summary.structured += 1,
-            Body::Plain => summary.plain += 1,
-        }
-        if !doc.warnings.is_empty() {
-            summary.with_warnings += 1;
-        }
-        // A document over the request limit is cut to fit, never dropped (`@truncated`).
-        if batch.push_within(&encoder, &mut doc, max_item_bytes) {
-            summary.truncated += 1;
-        }
-        inspect(&doc);
+        // One document per slow-log entry, even when an event holds several.
+        crate::slowlog_file::split_event(event, |event| {
+            if config.document_ids && !seen_ids.insert(std::hash::BuildHasher::hash_one(&hasher, &event.id)) {
+                summary.duplicate_ids += 1;
+            }
+            let mut doc = builder.build(event);
+            match doc.body {
+                Body::SlowQuery(_) => summary.slow_queries += 1,
+                Body::Fields(_) => summary.structured += 1,
+                Body::Plain => summary.plain += 1,
+            }
+            if !doc.warnings.is_empty() {
+                summary.with_warnings += 1;
+            }
+            // A document over the request limit is cut to fit, never dropped (`@truncated`).
+            if batch.push_within(&encoder, &mut doc, max_item_bytes) {
+                summary.truncated += 1;
+            }
+            inspect(&doc);
+        });
     }
     (batch, summary)
 }

@@ -199,6 +199,29 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(haystack, needle).is_some()
 }
 
+/// Calls `each` with one event per slow-log entry in `event`'s message. CloudWatch delivers one
+/// entry per event, but a message can hold several (a server that wrote two entries in one flush,
+/// a hand-made or re-driven event): each becomes its own event, so each gets its own document,
+/// typed fields and alert, split exactly as `slowlog` splits a file. The first keeps the event's
+/// id, the k-th after it gets `<id>-<k>`; all keep the event's timestamp. Any other event (one
+/// entry, extracted fields, not a slow log) is passed on as it is. Pure.
+pub fn split_event(event: LogEvent, mut each: impl FnMut(LogEvent)) {
+    let bytes = event.message.as_bytes();
+    let twice = |needle: &[u8]| memchr::memmem::find_iter(bytes, needle).nth(1).is_some();
+    // Cheap test first: an entry has one `# Query_time:` and at most one `# User@Host:` / `# Time:`.
+    if event.extracted_fields.is_some() || !(twice(b"# Query_time:") || twice(b"# User@Host:") || twice(b"# Time:")) {
+        return each(event);
+    }
+    let entries: Vec<RawEntry> = EntrySplitter::new(bytes).map_while(Result::ok).collect();
+    if entries.len() < 2 {
+        return each(event);
+    }
+    for (k, entry) in entries.into_iter().enumerate() {
+        let id = if k == 0 { event.id.clone() } else { format!("{}-{k}", event.id) };
+        each(LogEvent { id, timestamp: event.timestamp, message: entry.text, extracted_fields: None });
+    }
+}
+
 /// Turns entries into log events: ids from the entries themselves, timestamps from the entries.
 pub struct EventMaker {
     group: [u8; 16],
@@ -323,7 +346,8 @@ mod tests {
             split(log).into_iter().map(|e| maker.event(e).id).collect()
         };
         let ten = b"# Time: 2026-11-21T10:00:01.000001Z\n# User@Host: a[a] @ h []  Id: 3\n# Query_time: 1\nSELECT 1;\n";
-        let eleven = b"# Time: 2026-11-21T11:00:01.000001Z\n# User@Host: a[a] @ h []  Id: 3\n# Query_time: 1\nSELECT 1;\n";
+        let eleven =
+            b"# Time: 2026-11-21T11:00:01.000001Z\n# User@Host: a[a] @ h []  Id: 3\n# Query_time: 1\nSELECT 1;\n";
         let (a, b) = (events("/g", ten), events("/g", eleven));
         assert_ne!(a, b, "same offset, same stream, other entries: other ids");
         assert_ne!(events("/g", ten), events("/other", ten), "the log group is part of the id");
@@ -340,5 +364,27 @@ mod tests {
         let ids: Vec<String> = split(log).into_iter().map(|e| maker.event(e).id).collect();
         assert_eq!(ids.len(), 3);
         assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 3, "{ids:?}");
+    }
+
+    #[test]
+    fn an_event_holding_two_entries_becomes_two_events() {
+        let message = "# Time: 2026-11-21T10:15:31.402Z\n# User@Host: app[app] @ [10.0.0.1]  Id: 3\n# Query_time: 1.5  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 9\nSELECT 1;\n# User@Host: batch[batch] @ [10.0.0.2]  Id: 4\n# Query_time: 99  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 9\nSELECT 2;";
+        let event = LogEvent { id: "37".into(), timestamp: 5, message: message.into(), extracted_fields: None };
+        let mut events = Vec::new();
+        split_event(event, |e| events.push(e));
+        assert_eq!(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["37", "37-1"]);
+        assert!(events[0].message.ends_with("SELECT 1;\n") && events[1].message.starts_with("# User@Host: batch"));
+        assert_eq!(slowlog::parse(&events[1].message).unwrap().query_time, Some(99.0));
+        assert!(events.iter().all(|e| e.timestamp == 5));
+        // One entry: the event itself, untouched.
+        let single = LogEvent {
+            id: "1".into(),
+            timestamp: 5,
+            message: "# Query_time: 1\nSELECT 1;".into(),
+            extracted_fields: None,
+        };
+        let mut events = Vec::new();
+        split_event(single.clone(), |e| events.push(e));
+        assert_eq!(events, [single]);
     }
 }

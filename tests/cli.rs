@@ -271,6 +271,40 @@ fn hourly_rotations_backfilled_under_one_stream_keep_every_entry() {
 }
 
 #[test]
+fn an_event_holding_two_entries_indexes_both_and_a_repeated_id_is_reported() {
+    // Issue: replay / the Lambda folded the second entry into the first one's Query, and two
+    // events with one id were reported as "2 indexed" while the cluster held one.
+    let standin = common::standin::StandIn::start(common::standin::Auth::None);
+    let two = "# Time: 2026-11-21T10:15:31.402Z\n# User@Host: app[app] @ [10.0.0.1]  Id: 3\n# Query_time: 1.5  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 9\nSELECT 1;\n# User@Host: batch[batch] @ [10.0.0.2]  Id: 4\n# Query_time: 99  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 9\nSELECT 2;";
+    let one = common::read_fixture("entries/rds-mysql57-select.log");
+    let mut payload = common::payload("/aws/rds/instance/prod-db-1/slowquery", "prod-db-1", &[two, &one, &one]);
+    payload["logEvents"][2]["id"] = payload["logEvents"][1]["id"].clone();
+    let event_id = payload["logEvents"][0]["id"].as_str().unwrap().to_owned();
+    let (dir, file) = temp_file("lto-multi", "event.json", common::awslogs_event(&payload).to_string().as_bytes());
+    let out = bin()
+        .env("OPENSEARCH_AUTH", "none")
+        .env("SLOW_QUERY_ALERT_SECONDS", "50")
+        .args(["--endpoint", &standin.url, "replay", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("3 events in 1 batch → 4 documents (4 slow queries"), "{stderr}");
+    assert!(stderr.contains("1 document(s) repeated an id already in the batch"), "{stderr}");
+    let index = "cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21";
+    assert_eq!(standin.count(index), 3, "the repeated id is one document");
+    let first = standin.document(index, &event_id).unwrap();
+    assert_eq!((first["User"].as_str(), first["Query"].as_str()), (Some("app"), Some("SELECT 1")));
+    let second = standin.document(index, &format!("{event_id}-1")).expect("the second entry has its own document");
+    assert_eq!((second["User"].as_str(), second["Query_time"].as_f64()), (Some("batch"), Some(99.0)));
+    assert!(
+        stderr.contains("Slow query on prod-db-1: 99 s") && stderr.contains("User: batch"),
+        "the second entry's alert: {stderr}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn slowlog_sends_in_batches_to_the_endpoint_from_the_environment() {
     let standin = common::standin::StandIn::start(common::standin::Auth::None);
     let out = bin()

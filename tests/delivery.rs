@@ -394,6 +394,9 @@ fn accounting_no_event_is_lost_or_doubled_under_random_faults() {
                 if random(50) == 0 {
                     conflicts.insert((invocation, i));
                     format!(r#"{{"Rows_examined": "many", "n": {i}}}"#)
+                } else if i % 97 == 5 {
+                    // Two entries in one event: two documents, `<id>` and `<id>-1`.
+                    format!("{}{}", base[i % 4], base[(i + 1) % 4])
                 } else {
                     base[i % 4].clone()
                 }
@@ -401,12 +404,18 @@ fn accounting_no_event_is_lost_or_doubled_under_random_faults() {
             .collect();
         let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
         let mut payload = payload(LOG_GROUP, &format!("prod-db-1-{invocation}"), &refs);
-        for (i, event) in payload["logEvents"].as_array_mut().unwrap().iter_mut().enumerate() {
+        let log_events = payload["logEvents"].as_array_mut().unwrap();
+        for (i, event) in log_events.iter_mut().enumerate() {
             event["id"] = json!(format!("{invocation}-{i:05}"));
+            all_ids.push(format!("{invocation}-{i:05}"));
+            if i % 97 == 5 && !conflicts.contains(&(invocation, i)) {
+                all_ids.push(format!("{invocation}-{i:05}-1"));
+            }
         }
-        let event = awslogs_event(&payload);
-        all_ids.extend(ids(&event));
-        events.push(event);
+        // CloudWatch's at-least-once delivery: the last event again, under its id.
+        let again = log_events[499].clone();
+        log_events.push(again);
+        events.push(awslogs_event(&payload));
     }
     // The first invocation meets an outage longer than its time: its failures must be reported.
     for _ in 0..20 {
@@ -442,6 +451,7 @@ fn accounting_no_event_is_lost_or_doubled_under_random_faults() {
             summary.delivery.documents,
             "{summary:?}"
         );
+        assert_eq!(summary.duplicate_ids, 1, "the repeated event is reported");
         retried += summary.delivery.retried;
         dead_lettered += summary.delivery.dead_lettered;
         if summary.delivery.failed > 0 {
