@@ -9,8 +9,8 @@ use common::{awslogs_event, payload, read_fixture};
 use logs_to_opensearch::config::{Config, RawConfig};
 use logs_to_opensearch::delivery::{OpenSearchSink, RetryPolicy};
 use logs_to_opensearch::handler::{Handler, Summary};
-use serde_json::{json, Value};
-use std::collections::{BTreeSet, HashMap};
+use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -377,100 +377,11 @@ fn dead_letters_that_cannot_be_written_count_as_retryable_failures() {
 fn accounting_no_event_is_lost_or_doubled_under_random_faults() {
     let standin = StandIn::start(Auth::SigV4 { service: "es" });
     let handler = handler(config(&standin, &[("BULK_MAX_BYTES", "65536")]));
-    let mut seed = 0x5eed_u64;
-    let mut random = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
-    let base = slow_queries(4);
-    let mut events = Vec::new();
-    let mut conflicts = BTreeSet::new();
-    let mut all_ids = Vec::new();
-    for invocation in 0..6 {
-        let messages: Vec<String> = (0..500)
-            .map(|i| {
-                if random(50) == 0 {
-                    conflicts.insert((invocation, i));
-                    format!(r#"{{"Rows_examined": "many", "n": {i}}}"#)
-                } else if i % 97 == 5 {
-                    // Two entries in one event: two documents, `<id>` and `<id>-1`.
-                    format!("{}{}", base[i % 4], base[(i + 1) % 4])
-                } else {
-                    base[i % 4].clone()
-                }
-            })
-            .collect();
-        let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
-        let mut payload = payload(LOG_GROUP, &format!("prod-db-1-{invocation}"), &refs);
-        let log_events = payload["logEvents"].as_array_mut().unwrap();
-        for (i, event) in log_events.iter_mut().enumerate() {
-            event["id"] = json!(format!("{invocation}-{i:05}"));
-            all_ids.push(format!("{invocation}-{i:05}"));
-            if i % 97 == 5 && !conflicts.contains(&(invocation, i)) {
-                all_ids.push(format!("{invocation}-{i:05}-1"));
-            }
-        }
-        // CloudWatch's at-least-once delivery: the last event again, under its id.
-        let again = log_events[499].clone();
-        log_events.push(again);
-        events.push(awslogs_event(&payload));
-    }
-    // The first invocation meets an outage longer than its time: its failures must be reported.
-    for _ in 0..20 {
-        standin.script(Fault::Status(503));
-    }
-    // Then random faults: per-item 429s, whole-request 429/503/502 pages, dropped connections.
-    for _ in 0..400 {
-        let fault = match random(8) {
-            0 => Fault::RejectItems((0..random(40)).map(|_| random(120) as usize).collect()),
-            1 => Fault::Status(429),
-            2 => Fault::Status(503),
-            3 => Fault::HtmlBadGateway,
-            4 => Fault::DropConnection,
-            _ => Fault::Pass,
-        };
-        standin.script(fault);
-    }
-
-    let mut retried = 0;
-    let mut dead_lettered = 0;
-    let mut failed_events = Vec::new();
-    for (n, event) in events.iter().enumerate() {
-        // Some invocations run out of time on purpose: their failures must be reported.
-        // The first one gets 250 ms: room for a few attempts, never for twenty 503s in a row.
-        let budget = match n {
-            0 => Duration::from_millis(250),
-            _ if random(3) == 0 => Duration::from_millis(400),
-            _ => Duration::from_secs(30),
-        };
-        let summary = invoke(&handler, event, budget);
-        assert_eq!(
-            summary.delivery.indexed + summary.delivery.dead_lettered + summary.delivery.failed,
-            summary.delivery.documents,
-            "{summary:?}"
-        );
-        assert_eq!(summary.duplicate_ids, 1, "the repeated event is reported");
-        retried += summary.delivery.retried;
-        dead_lettered += summary.delivery.dead_lettered;
-        if summary.delivery.failed > 0 {
-            assert!(summary.undelivered().is_some());
-            failed_events.push(event.clone());
-        }
-    }
-    assert!(
-        retried > 0 && dead_lettered > 0 && !failed_events.is_empty(),
-        "the faults were met: {retried} retried, {dead_lettered} dead-lettered, {} failed invocations",
-        failed_events.len()
-    );
-
-    // What Lambda does next: run the failed events again (no more faults scripted after these).
-    for event in &failed_events {
-        let summary = invoke(&handler, event, Duration::from_secs(30));
-        assert!(summary.undelivered().is_none(), "{summary:?}");
-    }
-    for id in &all_ids {
+    let base: [String; 4] = slow_queries(4).try_into().unwrap();
+    let mut workload = common::accounting::workload(LOG_GROUP, &base, &standin, 400);
+    workload.run(|event, budget| invoke(&handler, event, budget), Duration::from_millis(400), Duration::from_secs(30));
+    let (all_ids, conflicts) = (&workload.all_ids, &workload.conflicts);
+    for id in all_ids {
         let in_index = standin.document(INDEX, id).is_some();
         let in_dead_letters = standin.document(DEAD_LETTERS, id).is_some();
         assert!(in_index ^ in_dead_letters, "{id}: indexed {in_index}, dead-lettered {in_dead_letters}");

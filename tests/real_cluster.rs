@@ -561,96 +561,13 @@ fn accounting_against_the_real_node_nothing_lost_nothing_doubled_under_random_fa
     setup(&node, prefix);
     let front = StandIn::front(Auth::SigV4 { service: "es" }, &node.url);
     let handler = signed_handler(&front, prefix, &[("BULK_MAX_BYTES", "65536")]);
-    let mut seed = 0x5eed_u64;
-    let mut random = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
-    let base = slow_queries();
-    let mut events = Vec::new();
-    let mut conflicts = BTreeSet::new();
-    let mut all_ids = Vec::new();
-    for invocation in 0..6 {
-        let messages: Vec<String> = (0..500)
-            .map(|i| {
-                if random(50) == 0 {
-                    conflicts.insert(format!("{invocation}-{i:05}"));
-                    // Rows_examined is a long in the template: the real node refuses this item.
-                    format!(r#"{{"Rows_examined": "many", "n": {i}}}"#)
-                } else if i % 97 == 5 {
-                    // Two entries in one event: two documents, `<id>` and `<id>-1`.
-                    format!("{}{}", base[i % 4], base[(i + 1) % 4])
-                } else {
-                    base[i % 4].clone()
-                }
-            })
-            .collect();
-        let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
-        let mut payload = payload(LOG_GROUP, &format!("prod-db-1-{invocation}"), &refs);
-        let log_events = payload["logEvents"].as_array_mut().unwrap();
-        for (i, event) in log_events.iter_mut().enumerate() {
-            event["id"] = json!(format!("{invocation}-{i:05}"));
-            all_ids.push(format!("{invocation}-{i:05}"));
-            if i % 97 == 5 && !conflicts.contains(&format!("{invocation}-{i:05}")) {
-                all_ids.push(format!("{invocation}-{i:05}-1"));
-            }
-        }
-        // CloudWatch's at-least-once delivery: the last event again, under its id.
-        let again = log_events[499].clone();
-        log_events.push(again);
-        events.push(awslogs_event(&payload));
-    }
-    for _ in 0..20 {
-        front.script(Fault::Status(503));
-    }
-    for _ in 0..300 {
-        let fault = match random(8) {
-            0 => Fault::RejectItems((0..random(40)).map(|_| random(120) as usize).collect()),
-            1 => Fault::Status(429),
-            2 => Fault::Status(503),
-            3 => Fault::HtmlBadGateway,
-            4 => Fault::DropConnection,
-            _ => Fault::Pass,
-        };
-        front.script(fault);
-    }
-    let mut failed_events = Vec::new();
-    let (mut retried, mut dead_lettered) = (0, 0);
-    for (n, event) in events.iter().enumerate() {
-        let budget = match n {
-            0 => Duration::from_millis(250),
-            _ if random(3) == 0 => Duration::from_millis(500),
-            _ => Duration::from_secs(60),
-        };
-        let summary = invoke(&handler, event, budget);
-        assert_eq!(
-            summary.delivery.indexed + summary.delivery.dead_lettered + summary.delivery.failed,
-            summary.delivery.documents,
-            "{summary:?}"
-        );
-        assert_eq!(summary.duplicate_ids, 1, "the repeated event is reported");
-        retried += summary.delivery.retried;
-        dead_lettered += summary.delivery.dead_lettered;
-        if summary.delivery.failed > 0 {
-            assert!(summary.undelivered().is_some());
-            failed_events.push(event.clone());
-        }
-    }
-    assert!(
-        retried > 0 && dead_lettered > 0 && !failed_events.is_empty(),
-        "{retried} retried, {dead_lettered} dead-lettered, {} failed",
-        failed_events.len()
-    );
-    for event in &failed_events {
-        let summary = invoke(&handler, event, Duration::from_secs(60));
-        assert!(summary.undelivered().is_none(), "{summary:?}");
-    }
-    let indexed = node.existing_ids(&format!("{prefix}-*,-{prefix}-deadletter-*"), &all_ids);
-    let letters = node.existing_ids(&format!("{prefix}-deadletter-*"), &all_ids);
+    let mut workload = common::accounting::workload(LOG_GROUP, &slow_queries(), &front, 300);
+    workload.run(|event, budget| invoke(&handler, event, budget), Duration::from_millis(500), Duration::from_secs(60));
+    let (all_ids, conflicts) = (&workload.all_ids, &workload.conflicts);
+    let indexed = node.existing_ids(&format!("{prefix}-*,-{prefix}-deadletter-*"), all_ids);
+    let letters = node.existing_ids(&format!("{prefix}-deadletter-*"), all_ids);
     let mut lost = Vec::new();
-    for id in &all_ids {
+    for id in all_ids {
         match (indexed.get(id), letters.get(id)) {
             (Some(1), None) | (None, Some(1)) => {}
             (None, None) => lost.push(id.clone()),
@@ -661,7 +578,7 @@ fn accounting_against_the_real_node_nothing_lost_nothing_doubled_under_random_fa
     assert_eq!(indexed.len() + letters.len(), all_ids.len());
     assert_eq!(
         letters.keys().cloned().collect::<BTreeSet<_>>(),
-        conflicts,
+        *conflicts,
         "exactly the conflicting events were dead-lettered"
     );
     assert_eq!(node.count(&format!("{prefix}-*")), all_ids.len() as u64, "nothing extra");

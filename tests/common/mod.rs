@@ -1,6 +1,7 @@
 //! Helpers shared by the scenario tests: fixture paths, the shared corpus, building events.
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod accounting;
 pub mod http;
 pub mod real;
 pub mod runtime_api;
