@@ -316,7 +316,7 @@ pub fn item_target(item: &[u8]) -> (String, Option<String>) {
     (index, meta["_id"].as_str().map(str::to_owned))
 }
 
-/// A document OpenSearch refused, as an item for `<prefix>-deadletter-YYYY.MM.DD` (the day of the
+/// A document OpenSearch refused, as an item for `<prefix>-_deadletter-YYYY.MM.DD` (the day of the
 /// event, so a retried invocation overwrites its own dead letter): the original index and id, the
 /// raw `@message` as text, the error and how many attempts were made. Same `_id` as the original
 /// (none when the original had none). Its fields are few and always of one type, so the
@@ -335,7 +335,8 @@ pub fn dead_letter_item(
     let text = |key: &str| source.get(key).and_then(Value::as_str);
     // The event's day, from @timestamp (`YYYY-MM-DDT…`); the dead-letter time when it is missing.
     let day = text("@timestamp").filter(|t| t.len() >= 10 && t.is_char_boundary(10)).unwrap_or(dead_lettered_at);
-    let index = format!("{index_prefix}-deadletter-{}", day.get(..10).unwrap_or("1970-01-01").replace('-', "."));
+    let index =
+        crate::index_name::dead_letter_index(index_prefix, &day.get(..10).unwrap_or("1970-01-01").replace('-', "."));
 
     let mut out = Vec::with_capacity(item.len() + 512);
     out.extend_from_slice(br#"{"index":{"_index":"#);
@@ -373,6 +374,50 @@ pub fn dead_letter_item(
     object.str("error_reason", &error.reason);
     object.i64("error_status", i64::from(error.status));
     object.i64("attempts", i64::from(attempts));
+    object.end();
+    out.push(b'\n');
+    out
+}
+
+/// A Kinesis record that did not decode, as an item for the dead-letter index of `now`'s day:
+/// its `data` as it came (base64) in `@message`, where it sat, and why it did not decode. Its id
+/// is the record's sequence number (a retried invocation overwrites it); none without one.
+pub fn undecodable_record_item(
+    encoder: &Encoder<'_>,
+    index_prefix: &str,
+    at: &str,
+    sequence_number: Option<&str>,
+    raw: &str,
+    error: &str,
+    now: &str,
+) -> Vec<u8> {
+    let day = now.get(..10).unwrap_or("1970-01-01").replace('-', ".");
+    let index = crate::index_name::dead_letter_index(index_prefix, &day);
+    let id = sequence_number.map(|seq| format!("kinesis-{seq}"));
+    let mut out = Vec::with_capacity(raw.len() + 512);
+    out.extend_from_slice(br#"{"index":{"_index":"#);
+    write_str(&mut out, &index);
+    if let Some(index_type) = encoder.index_type {
+        out.extend_from_slice(br#","_type":"#);
+        write_str(&mut out, index_type);
+    }
+    if let Some(id) = id.as_ref().filter(|_| !encoder.omit_ids) {
+        out.extend_from_slice(br#","_id":"#);
+        write_str(&mut out, id);
+    }
+    out.extend_from_slice(b"}}\n");
+    let mut object = ObjectWriter::start(&mut out);
+    if let Some(id) = &id {
+        object.str("@id", id);
+    }
+    object.str("@timestamp", now);
+    object.str("@message", raw);
+    object.str("@dead_lettered_at", now);
+    object.str("original_index", "");
+    object.str("error_type", "undecodable_record");
+    object.str("error_reason", &format!("{at}: {error}"));
+    object.i64("error_status", 0);
+    object.i64("attempts", 0);
     object.end();
     out.push(b'\n');
     out
@@ -588,7 +633,7 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert!(text.ends_with('\n'));
         assert_eq!(
-            lines[0], r#"{"index":{"_index":"cwl-deadletter-2026.11.21","_id":"3700"}}"#,
+            lines[0], r#"{"index":{"_index":"cwl-_deadletter-2026.11.21","_id":"3700"}}"#,
             "the event's day, the event's id"
         );
         let source: Value = serde_json::from_str(lines[1]).unwrap();

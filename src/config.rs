@@ -36,6 +36,7 @@
 //! | `DASHBOARDS_URL` | unset | OpenSearch Dashboards / Kibana base URL, for the message's Discover button |
 //! | `REDACT_QUERY_LITERALS` | `false` | `true`: mask string and number literals in `Query`, `@message` and alerts |
 //! | `INSTALL_TEMPLATES` | `false` | `true`: the Lambda function puts the index templates once per execution environment |
+//! | `REPORT_BATCH_ITEM_FAILURES` | `false` | `true` (Kinesis, with `FunctionResponseTypes: [ReportBatchItemFailures]`): answer `batchItemFailures` instead of failing the invocation |
 
 use crate::alert::{self, Rules, SlowQueryRule};
 use crate::index_name::is_forbidden;
@@ -80,6 +81,7 @@ pub const VARIABLES: &[&str] = &[
     "DASHBOARDS_URL",
     "REDACT_QUERY_LITERALS",
     "INSTALL_TEMPLATES",
+    "REPORT_BATCH_ITEM_FAILURES",
 ];
 
 const DEFAULT_INDEX_PREFIX: &str = "cwl";
@@ -138,6 +140,10 @@ pub struct Config {
     pub redact_literals: bool,
     /// The Lambda function installs the index templates at start (`INSTALL_TEMPLATES`).
     pub install_templates: bool,
+    /// Kinesis records not delivered are named in `batchItemFailures` rather than failing the
+    /// invocation (`REPORT_BATCH_ITEM_FAILURES`). Only safe when the event source mapping reports
+    /// batch item failures: otherwise Lambda takes the answer as "all delivered".
+    pub report_batch_item_failures: bool,
 }
 
 impl Default for Config {
@@ -152,6 +158,7 @@ impl Default for Config {
             alerts: AlertConfig::default(),
             redact_literals: false,
             install_templates: false,
+            report_batch_item_failures: false,
         }
     }
 }
@@ -430,9 +437,12 @@ impl RawConfig {
         };
         let redact_literals = one_of(&self, "REDACT_QUERY_LITERALS", &["false", "true"], "true or false")? == "true";
         let install_templates = one_of(&self, "INSTALL_TEMPLATES", &["false", "true"], "true or false")? == "true";
+        let report_batch_item_failures =
+            one_of(&self, "REPORT_BATCH_ITEM_FAILURES", &["false", "true"], "true or false")? == "true";
         let alerts = self.alert_config()?;
         Ok(Config {
             install_templates,
+            report_batch_item_failures,
             index_prefix,
             index_type,
             bulk_max_bytes,

@@ -10,7 +10,7 @@
 //!    dropped connection, are sent again (only those items, rebuilt into a new body) after an
 //!    exponential backoff with full jitter, for as long as the invocation's deadline allows; a 413
 //!    splits the request in halves;
-//! 3. writes items refused for good (mapping conflicts, other 4xx) to `<prefix>-deadletter-…`
+//! 3. writes items refused for good (mapping conflicts, other 4xx) to `<prefix>-_deadletter-…`
 //!    with the error ([`dead_letter_item`]); if that fails too, they count as failed;
 //! 4. reports counts and the first few failures. Failed items make the invocation fail, so
 //!    Lambda retries the whole event (safe: `_id` = event id) and, after its retries, the

@@ -133,12 +133,42 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<Vec<LogsData>, DecodeError> {
     decode(event)
 }
 
-/// Decodes a Lambda event into its CloudWatch Logs batches, in order.
+/// Decodes a Lambda event into its CloudWatch Logs batches, in order; the first record that does
+/// not decode fails the whole event (for tools and tests; the handler uses [`decode_records`]).
 pub fn decode(event: Value) -> Result<Vec<LogsData>, DecodeError> {
+    decode_records(event)?.into_iter().map(|record| record.data).collect()
+}
+
+/// One payload of an event: a subscription's `awslogs.data` or one Kinesis record.
+#[derive(Debug)]
+pub struct Record {
+    pub at: Location,
+    /// The payload, or why it does not decode. A Kinesis record that does not decode spoils only
+    /// itself: the others are still delivered.
+    pub data: Result<LogsData, DecodeError>,
+    /// A Kinesis record's `data` as it came (base64), kept only when it did not decode, so it can
+    /// be dead-lettered as it was.
+    pub raw: Option<String>,
+}
+
+impl Record {
+    /// A Kinesis record's sequence number (the partial-batch response's `itemIdentifier`).
+    pub fn sequence_number(&self) -> Option<&str> {
+        match &self.at {
+            Location::KinesisRecord { sequence_number, .. } => sequence_number.as_deref(),
+            Location::AwsLogs => None,
+        }
+    }
+}
+
+/// Decodes a Lambda event record by record. Errors of the event itself (not JSON, not a known
+/// envelope, a subscription payload that does not decode) are returned; a Kinesis record that
+/// does not decode is a [`Record`] holding its error.
+pub fn decode_records(event: Value) -> Result<Vec<Record>, DecodeError> {
     decode_envelope(event, true)
 }
 
-fn decode_envelope(event: Value, allow_destination_record: bool) -> Result<Vec<LogsData>, DecodeError> {
+fn decode_envelope(event: Value, allow_destination_record: bool) -> Result<Vec<Record>, DecodeError> {
     let Value::Object(mut object) = event else {
         return Err(DecodeError::Unrecognised { found: describe(&event) });
     };
@@ -148,7 +178,8 @@ fn decode_envelope(event: Value, allow_destination_record: bool) -> Result<Vec<L
             reason: "\"awslogs\" has no string field \"data\"".to_owned(),
         })?;
         let bytes = BASE64.decode(data).map_err(|source| DecodeError::Base64 { at: Location::AwsLogs, source })?;
-        return Ok(vec![decode_payload(&bytes, Location::AwsLogs)?]);
+        let data = decode_payload(&bytes, Location::AwsLogs)?;
+        return Ok(vec![Record { at: Location::AwsLogs, data: Ok(data), raw: None }]);
     }
     if let Some(records) = object.remove("Records") {
         return decode_kinesis(records);
@@ -167,35 +198,34 @@ struct KinesisRecord {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct KinesisData {
     data: String,
-    #[serde(default)]
-    sequence_number: Option<String>,
 }
 
-fn decode_kinesis(records: Value) -> Result<Vec<LogsData>, DecodeError> {
+fn decode_kinesis(records: Value) -> Result<Vec<Record>, DecodeError> {
     let Value::Array(records) = records else {
         return Err(DecodeError::Unrecognised { found: "\"Records\" that is not an array".to_owned() });
     };
-    let mut batches = Vec::with_capacity(records.len());
+    let mut decoded = Vec::with_capacity(records.len());
     for (index, record) in records.into_iter().enumerate() {
         let source = record.get("eventSource").and_then(Value::as_str).unwrap_or("aws:kinesis");
         if source != "aws:kinesis" {
+            // Not a Kinesis event at all (SQS, SNS, …): the whole event is misrouted.
             return Err(DecodeError::RecordSource { index, source_name: source.to_owned() });
         }
-        let record: KinesisRecord = serde_json::from_value(record).map_err(|e| DecodeError::Envelope {
-            at: Location::KinesisRecord { index, sequence_number: None },
-            reason: e.to_string(),
-        })?;
-        let at = Location::KinesisRecord { index, sequence_number: record.kinesis.sequence_number };
-        let bytes = match BASE64.decode(&record.kinesis.data) {
-            Ok(bytes) => bytes,
-            Err(source) => return Err(DecodeError::Base64 { at, source }),
-        };
-        batches.push(decode_payload(&bytes, at)?);
+        let sequence_number = record.pointer("/kinesis/sequenceNumber").and_then(Value::as_str).map(str::to_owned);
+        let raw = record.pointer("/kinesis/data").and_then(Value::as_str).map(str::to_owned);
+        let at = Location::KinesisRecord { index, sequence_number };
+        let data = serde_json::from_value::<KinesisRecord>(record)
+            .map_err(|e| DecodeError::Envelope { at: at.clone(), reason: e.to_string() })
+            .and_then(|record| {
+                BASE64.decode(&record.kinesis.data).map_err(|source| DecodeError::Base64 { at: at.clone(), source })
+            })
+            .and_then(|bytes| decode_payload(&bytes, at.clone()));
+        let raw = if data.is_err() { raw } else { None };
+        decoded.push(Record { at, data, raw });
     }
-    Ok(batches)
+    Ok(decoded)
 }
 
 /// gzip → JSON.

@@ -172,6 +172,21 @@ pub struct Summary {
     /// at-least-once delivery, a re-driven event concatenated with its original): the cluster
     /// keeps one document per id, so `indexed` counts these twice.
     pub duplicate_ids: usize,
+    /// Kinesis records that did not decode: each is dead-lettered as it came (base64, with the
+    /// reason and its sequence number), and the other records are delivered.
+    pub undecodable_records: usize,
+    /// Sequence numbers of the Kinesis records some of whose documents were neither indexed nor
+    /// dead-lettered (the partial-batch response's items).
+    #[serde(skip)]
+    pub failed_records: Vec<String>,
+    /// Of the batches with such documents, those that cannot be named by a sequence number (a
+    /// subscription event, a Kinesis record without one): only failing the invocation keeps them.
+    #[serde(skip)]
+    pub failed_unnamed: usize,
+    /// The partial-batch response (`REPORT_BATCH_ITEM_FAILURES=true`, Kinesis): set by
+    /// [`Summary::into_response`].
+    #[serde(rename = "batchItemFailures", skip_serializing_if = "Vec::is_empty")]
+    pub batch_item_failures: Vec<BatchItemFailure>,
     pub duration_ms: u64,
     /// What the sink did: attempted, indexed, dead-lettered, failed, … (flattened in the JSON).
     #[serde(flatten)]
@@ -193,6 +208,10 @@ impl Summary {
         self.with_warnings += other.with_warnings;
         self.truncated += other.truncated;
         self.duplicate_ids += other.duplicate_ids;
+        self.undecodable_records += other.undecodable_records;
+        self.failed_records.extend(other.failed_records.iter().cloned());
+        self.failed_unnamed += other.failed_unnamed;
+        self.batch_item_failures.extend(other.batch_item_failures.iter().cloned());
         self.duration_ms += other.duration_ms;
         self.delivery.add(&other.delivery);
         self.alerts.add(&other.alerts);
@@ -235,6 +254,12 @@ impl Summary {
                 self.duplicate_ids
             ));
         }
+        if self.undecodable_records > 0 {
+            line.push_str(&format!(
+                "; {} Kinesis record(s) did not decode and were dead-lettered as they came",
+                self.undecodable_records
+            ));
+        }
         if self.control_messages > 0 {
             line.push_str(&format!("; skipped {} CloudWatch control message(s)", self.control_messages));
         }
@@ -260,6 +285,26 @@ impl Summary {
         line
     }
 
+    /// The Lambda's answer: the summary, or the invocation's error when documents were neither
+    /// indexed nor dead-lettered. With `report_item_failures` (the event source mapping has
+    /// `FunctionResponseTypes: [ReportBatchItemFailures]`) and every such document in a Kinesis
+    /// record with a sequence number, the answer is the summary with `batchItemFailures` naming
+    /// those records instead, so Lambda retries them only, not the records already delivered.
+    pub fn into_response(mut self, report_item_failures: bool) -> Result<Summary, HandlerError> {
+        let Some(error) = self.undelivered() else { return Ok(self) };
+        if report_item_failures && self.failed_unnamed == 0 && !self.failed_records.is_empty() {
+            self.batch_item_failures =
+                self.failed_records.iter().map(|seq| BatchItemFailure { item_identifier: seq.clone() }).collect();
+            warn!(
+                records = self.batch_item_failures.len(),
+                "some Kinesis records were not delivered: reported in batchItemFailures for Lambda to retry ({})",
+                error_chain(&error)
+            );
+            return Ok(self);
+        }
+        Err(error)
+    }
+
     /// The invocation's error when documents were neither indexed nor dead-lettered.
     pub fn undelivered(&self) -> Option<HandlerError> {
         (self.delivery.failed > 0).then(|| HandlerError::Undelivered {
@@ -271,6 +316,13 @@ impl Summary {
             }),
         })
     }
+}
+
+/// One item of the partial-batch response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
 }
 
 /// Why an invocation failed. `Debug` prints the whole [`error_chain`] (the Lambda runtime logs
@@ -446,14 +498,31 @@ impl<S: Sink> Handler<S> {
     pub async fn handle_event(&self, event: Value, deadline: Instant) -> Result<Summary, HandlerError> {
         let started = Instant::now();
         self.warnings_logged.store(0, Ordering::Relaxed);
-        let batches = event::decode(event)?;
+        let records = event::decode_records(event)?;
         let mut collector = self.collector();
-        let encoded: Vec<_> = batches.into_iter().map(|batch| self.encode_batch(batch, &mut collector)).collect();
+        let mut encoded = Vec::with_capacity(records.len());
+        for record in records {
+            let sequence_number = record.sequence_number().map(str::to_owned);
+            let event::Record { at, data, raw } = record;
+            let (batch, part) = match data {
+                Ok(batch) => self.encode_batch(batch, &mut collector),
+                Err(error) => (Some(self.undecodable_record(&at, sequence_number.as_deref(), raw, &error)), {
+                    Summary { batches: 1, undecodable_records: 1, ..Summary::default() }
+                }),
+            };
+            encoded.push((at, sequence_number, batch, part));
+        }
         let index = async {
             let mut summary = Summary::default();
-            for (batch, mut part) in encoded {
+            for (at, sequence_number, batch, mut part) in encoded {
                 if let Some(batch) = batch {
                     part.delivery = self.sink.submit(batch, deadline).await?;
+                }
+                if part.delivery.failed > 0 {
+                    match (at, sequence_number) {
+                        (event::Location::KinesisRecord { .. }, Some(seq)) => part.failed_records.push(seq),
+                        _ => part.failed_unnamed += 1,
+                    }
                 }
                 summary.add(&part);
             }
@@ -481,6 +550,46 @@ impl<S: Sink> Handler<S> {
             summary.delivery = self.sink.submit(encoded, deadline).await?;
         }
         Ok(summary)
+    }
+
+    /// A Kinesis record that did not decode, as a dead letter (logged, so the reason shows in the
+    /// function's log too).
+    fn undecodable_record(
+        &self,
+        at: &event::Location,
+        sequence_number: Option<&str>,
+        raw: Option<String>,
+        error: &DecodeError,
+    ) -> BulkBatch {
+        let reason = error_chain(error);
+        warn!(record = %at, error = %reason, "a Kinesis record did not decode: dead-lettered as it came; the other records are delivered");
+        let encoder = Encoder { index_type: self.config.index_type.as_deref(), omit_ids: !self.config.document_ids };
+        let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut raw = raw.unwrap_or_default();
+        let mut reason = reason;
+        // Base64 is ASCII, but the field may hold anything a hostile record sent: cut on a boundary.
+        let room = self.config.bulk_max_bytes.saturating_sub(4096);
+        if raw.len() > room {
+            reason.push_str(&format!(" (data cut from {} to {room} bytes to fit BULK_MAX_BYTES)", raw.len()));
+            let mut cut = room;
+            while !raw.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            raw.truncate(cut);
+        }
+        let item = crate::bulk::undecodable_record_item(
+            &encoder,
+            &self.config.index_prefix,
+            &at.to_string(),
+            sequence_number,
+            &raw,
+            &reason,
+            &now,
+        );
+        let mut batch = BulkBatch::with_capacity(item.len(), 1);
+        batch.push_encoded(&item);
+        batch
     }
 
     /// A batch's `_bulk` body (none for a control message) and counts.

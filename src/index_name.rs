@@ -5,7 +5,13 @@
 //! names (`\ / * ? " < > | space , # :`) turned into `-`, then the UTC date. The result is always a
 //! valid index name: lower case, no forbidden character, not starting with `-`, `_` or `+`, at most
 //! 255 bytes (a log group too long for that is cut and given a short hash of its full name, so two
-//! long groups never share an index by accident).
+//! long groups never share an index by accident). A group whose name sanitising changed beyond
+//! case and `/` (a forbidden character, a leading `_`, `-` or `.`, a trailing `/`, nothing left)
+//! also gets the hash: `/deadletter`, `.`, `..`, `_x`, `-x` all name different indices. Groups
+//! that differ only in case, in `/` against `-`, or in a leading `/` still share one (RDS and
+//! Aurora names are lower case and never differ so).
+//!
+//! Dead letters go to [`dead_letter_index`], a name no log group produces.
 //!
 //! Pure: no clock. The prefix is validated by `config`.
 
@@ -34,7 +40,12 @@ pub struct GroupIndex {
 impl GroupIndex {
     pub fn new(prefix: &str, log_group: &str) -> Self {
         let group = sanitise(log_group);
-        let mut base = String::with_capacity(prefix.len() + group.len() + 1);
+        // Sanitising that lost more than case, `/` and one leading `/` (forbidden characters,
+        // leading `_`/`-`/`.`, a trailing `/`, nothing left) could make two groups one index: the
+        // hash of the full name tells them apart.
+        let canonical: String = log_group.strip_prefix('/').unwrap_or(log_group).to_lowercase().replace('/', "-");
+        let tag = (group.is_empty() || group != canonical).then(|| hash_tag(log_group));
+        let mut base = String::with_capacity(prefix.len() + group.len() + 10);
         base.push_str(prefix);
         if !prefix.is_empty() && !group.is_empty() {
             base.push('-');
@@ -44,14 +55,16 @@ impl GroupIndex {
             base.push_str("logs");
         }
         let room = MAX_INDEX_NAME_BYTES - DATE_SUFFIX_BYTES;
-        if base.len() > room {
-            let hash = Md5::digest(log_group.as_bytes());
-            let tag = format!("-{:02x}{:02x}{:02x}{:02x}", hash[0], hash[1], hash[2], hash[3]);
+        let tag_bytes = tag.as_ref().map_or(0, String::len);
+        if base.len() + tag_bytes > room {
+            let tag = tag.clone().unwrap_or_else(|| hash_tag(log_group));
             let mut cut = room - tag.len();
             while !base.is_char_boundary(cut) {
                 cut -= 1;
             }
             base.truncate(cut);
+            base.push_str(&tag);
+        } else if let Some(tag) = tag {
             base.push_str(&tag);
         }
         GroupIndex { base, last_day: None }
@@ -73,6 +86,21 @@ impl GroupIndex {
         }
     }
 }
+
+/// `-` and 8 hex digits of the group name's MD5.
+fn hash_tag(log_group: &str) -> String {
+    let hash = Md5::digest(log_group.as_bytes());
+    format!("-{:02x}{:02x}{:02x}{:02x}", hash[0], hash[1], hash[2], hash[3])
+}
+
+/// The dead-letter index of `prefix` for a day (`2026.11.21`): `<prefix>-_deadletter-2026.11.21`.
+/// No log group can name it: a group's part of a name never starts with `_`.
+pub fn dead_letter_index(prefix: &str, day: &str) -> String {
+    format!("{prefix}-{DEAD_LETTER_PART}-{day}")
+}
+
+/// What follows `<prefix>-` in a dead-letter index's name.
+pub const DEAD_LETTER_PART: &str = "_deadletter";
 
 /// The log group as an index-name fragment: lower case, forbidden characters → `-`, no leading
 /// `-`, `_`, `+`, `.` and no trailing `-`.
@@ -127,13 +155,41 @@ mod tests {
     #[test]
     fn replaces_every_forbidden_character() {
         let got = name("cwl", "a\\b/c*d?e\"f<g>h|i j,k#l:m");
-        assert_eq!(got, "cwl-a-b-c-d-e-f-g-h-i-j-k-l-m-2026.11.21");
+        assert!(got.starts_with("cwl-a-b-c-d-e-f-g-h-i-j-k-l-m-") && got.ends_with("-2026.11.21"), "{got}");
+        assert_eq!(got.len(), "cwl-a-b-c-d-e-f-g-h-i-j-k-l-m-".len() + 8 + "-2026.11.21".len(), "a hash: {got}");
     }
 
     #[test]
     fn never_starts_with_dash_underscore_or_plus() {
-        assert_eq!(name("", "/_+-group"), "group-2026.11.21");
-        assert_eq!(name("", "///"), "logs-2026.11.21");
+        let n = name("", "/_+-group");
+        assert!(n.starts_with("group-") && n.ends_with("-2026.11.21"), "{n}");
+        assert!(!name("", "///").starts_with(['-', '_', '+']));
+    }
+
+    #[test]
+    fn groups_that_sanitise_alike_get_distinct_names() {
+        let groups = [".", "..", "/", "___", "_x", "-x", "x", "/a#b", "/a-b", "/a/", "/a", "/deadletter"];
+        let names: std::collections::BTreeSet<String> = groups.iter().map(|g| name("cwl", g)).collect();
+        assert_eq!(names.len(), groups.len(), "{names:?}");
+        assert_eq!(name("cwl", "x"), "cwl-x-2026.11.21");
+        assert_eq!(name("cwl", "/a-b"), "cwl-a-b-2026.11.21");
+        assert!(name("cwl", "/a#b").starts_with("cwl-a-b-") && name("cwl", "/a#b") != "cwl-a-b-2026.11.21");
+        for group in groups {
+            let n = name("cwl", group);
+            assert!(!n.starts_with(&dead_letter_index("cwl", "")), "{group} → {n}");
+        }
+    }
+
+    #[test]
+    fn no_log_group_names_the_dead_letter_index() {
+        let dead = dead_letter_index("cwl", "2026.11.21");
+        assert_eq!(dead, "cwl-_deadletter-2026.11.21");
+        for group in
+            ["deadletter", "/deadletter", "_deadletter", "/_deadletter", "-_deadletter", "/deadletter/app", "_"]
+        {
+            assert_ne!(name("cwl", group), dead, "{group}");
+            assert!(!name("cwl", group).starts_with("cwl-_"), "{group}");
+        }
     }
 
     #[test]

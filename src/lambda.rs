@@ -49,10 +49,7 @@ pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
             let deadline = deadline_instant(event.context.deadline);
             let summary = handler.handle_event(event.payload, deadline).await?;
             print_metrics(&summary, &config);
-            match summary.undelivered() {
-                Some(error) => Err(error),
-                None => Ok(summary),
-            }
+            summary.into_response(config.report_batch_item_failures)
         }
     }))
     .await

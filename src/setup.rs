@@ -3,7 +3,7 @@
 //!
 //! 1. the index template (`_index_template/logs-to-opensearch`, for `<INDEX_PREFIX>-*`) and the
 //!    dead-letter template (`_index_template/logs-to-opensearch-deadletter`, for
-//!    `<INDEX_PREFIX>-deadletter-*`, a higher priority so it wins where both match);
+//!    `<INDEX_PREFIX>-_deadletter-*`, a higher priority so it wins where both match);
 //! 2. the ISM retention policy (`_plugins/_ism/policies/logs-to-opensearch-retention`), which
 //!    deletes daily indices N days after their creation (not on OpenSearch Serverless, which has
 //!    no ISM: its data lifecycle policies do this);
@@ -51,7 +51,8 @@ pub fn assets(index_prefix: &str, retention_days: u32) -> Assets {
     let mut template = parse(TEMPLATE);
     template["index_patterns"] = serde_json::json!([format!("{index_prefix}-*")]);
     let mut dead_letter_template = parse(DEAD_LETTER_TEMPLATE);
-    dead_letter_template["index_patterns"] = serde_json::json!([format!("{index_prefix}-deadletter-*")]);
+    dead_letter_template["index_patterns"] =
+        serde_json::json!([format!("{index_prefix}-{}-*", crate::index_name::DEAD_LETTER_PART)]);
     let mut policy = parse(POLICY);
     policy["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"] =
         Value::String(format!("{retention_days}d"));
@@ -216,7 +217,7 @@ mod tests {
     fn assets_follow_the_index_prefix_and_retention() {
         let assets = assets("rds-slow", 14);
         assert_eq!(assets.template["index_patterns"], serde_json::json!(["rds-slow-*"]));
-        assert_eq!(assets.dead_letter_template["index_patterns"], serde_json::json!(["rds-slow-deadletter-*"]));
+        assert_eq!(assets.dead_letter_template["index_patterns"], serde_json::json!(["rds-slow-_deadletter-*"]));
         assert_eq!(assets.policy["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"], "14d");
         assert_eq!(assets.policy["policy"]["ism_template"][0]["index_patterns"], serde_json::json!(["rds-slow-*"]));
         assert!(assets.dashboards.contains("\"rds-slow-*\"") && !assets.dashboards.contains("\"cwl-*\""));

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 const LOG_GROUP: &str = "/aws/rds/instance/prod-db-1/slowquery";
 /// The day of [`payload`]'s timestamps.
 const INDEX: &str = "cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21";
-const DEAD_LETTERS: &str = "cwl-deadletter-2026.11.21";
+const DEAD_LETTERS: &str = "cwl-_deadletter-2026.11.21";
 
 /// Short timings, so scenarios that wait for a deadline take a second, not a minute.
 const FAST: RetryPolicy = RetryPolicy {
@@ -388,4 +388,87 @@ fn accounting_no_event_is_lost_or_doubled_under_random_faults() {
     }
     assert_eq!(standin.count(INDEX) + standin.count(DEAD_LETTERS), all_ids.len(), "nothing extra, nothing doubled");
     assert_eq!(standin.count(DEAD_LETTERS), conflicts.len(), "exactly the conflicting events were dead-lettered");
+}
+
+fn kinesis_event(records: &[(&str, String)]) -> Value {
+    let records: Vec<Value> = records
+        .iter()
+        .map(|(seq, data)| {
+            serde_json::json!({"eventSource": "aws:kinesis", "kinesis": {"data": data, "sequenceNumber": seq}})
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
+/// A record's payload; `tag` makes its event ids its own (as CloudWatch's are).
+fn kinesis_data(tag: &str, messages: &[String]) -> String {
+    let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
+    let mut payload = payload(LOG_GROUP, "prod-db-1", &refs);
+    for event in payload["logEvents"].as_array_mut().unwrap() {
+        event["id"] = format!("{tag}{}", event["id"].as_str().unwrap()).into();
+    }
+    common::gzip_base64(payload.to_string().as_bytes())
+}
+
+#[test]
+fn a_kinesis_record_that_does_not_decode_is_dead_lettered_and_the_others_delivered() {
+    let standin = StandIn::start(Auth::SigV4 { service: "es" });
+    let handler = handler(config(&standin, &[]));
+    let queries = slow_queries(3);
+    let good_a = kinesis_data("1", &queries[..2]);
+    let good_c = kinesis_data("3", &queries[2..]);
+    let event = kinesis_event(&[("101", good_a), ("102", "%%not-base64%%".to_owned()), ("103", good_c)]);
+    let summary = invoke(&handler, &event, Duration::from_secs(30));
+    assert_eq!(summary.undecodable_records, 1);
+    assert_eq!((summary.delivery.indexed, summary.delivery.failed), (4, 0), "3 documents + 1 dead letter");
+    assert_eq!(standin.count(INDEX), 3, "the good records' documents are all indexed");
+    // The record's time is unknown: its dead letter goes to today's dead-letter index.
+    let today = standin.indices().into_iter().find(|i| i.starts_with("cwl-_deadletter-")).expect("a dead-letter index");
+    let letter = standin.document(&today, "kinesis-102").expect("the bad record is dead-lettered");
+    assert_eq!(letter["@message"], "%%not-base64%%", "kept as it came");
+    assert_eq!(letter["error_type"], "undecodable_record");
+    let reason = letter["error_reason"].as_str().unwrap();
+    assert!(reason.contains("Records[1].kinesis.data (sequence number 102): base64 layer"), "{reason}");
+    assert!(summary.line("x", true).contains("1 Kinesis record(s) did not decode"));
+    let response = summary.into_response(true).unwrap();
+    assert!(response.batch_item_failures.is_empty(), "nothing to retry: all delivered or dead-lettered");
+    // A whole event that is not Kinesis data still fails as a whole.
+    let misrouted = serde_json::json!({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]});
+    assert!(rt().block_on(handler.handle_event(misrouted, Instant::now() + Duration::from_secs(5))).is_err());
+}
+
+#[test]
+fn undelivered_kinesis_records_are_named_in_batch_item_failures_when_asked() {
+    let standin = StandIn::start(Auth::SigV4 { service: "es" });
+    let handler = handler(config(&standin, &[("OPENSEARCH_TIMEOUT_SECONDS", "0.3")]));
+    let queries = slow_queries(3);
+    let event = kinesis_event(&[("201", kinesis_data("1", &queries[..2])), ("202", kinesis_data("2", &queries[2..]))]);
+    // The first record's request passes; the second record's requests all fail.
+    standin.script(Fault::Pass);
+    for _ in 0..200 {
+        standin.script(Fault::Status(503));
+    }
+    let summary = invoke(&handler, &event, Duration::from_millis(1500));
+    assert_eq!((summary.delivery.indexed, summary.delivery.failed), (2, 1));
+    assert_eq!(summary.failed_records, vec!["202".to_owned()]);
+    assert_eq!(standin.count(INDEX), 2);
+    // Without the event source mapping's ReportBatchItemFailures, the invocation fails whole.
+    let error = summary.clone().into_response(false).unwrap_err();
+    assert_eq!(error.error_type(), "Retryable.Undelivered");
+    // With it, the answer names only the record to retry.
+    let response = summary.into_response(true).unwrap();
+    let json = serde_json::to_value(&response).unwrap();
+    assert_eq!(json["batchItemFailures"], serde_json::json!([{"itemIdentifier": "202"}]));
+}
+
+#[test]
+fn a_subscription_event_never_answers_with_batch_item_failures() {
+    let standin = StandIn::start(Auth::SigV4 { service: "es" });
+    let handler = handler(config(&standin, &[("OPENSEARCH_TIMEOUT_SECONDS", "0.3")]));
+    for _ in 0..200 {
+        standin.script(Fault::Status(503));
+    }
+    let summary = invoke(&handler, &event_of(&slow_queries(2)), Duration::from_millis(800));
+    assert_eq!(summary.delivery.failed, 2);
+    assert!(summary.into_response(true).is_err(), "only failing keeps a subscription event");
 }

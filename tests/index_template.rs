@@ -121,7 +121,7 @@ fn the_dead_letter_index_has_its_own_safe_mapping() {
     use logs_to_opensearch::bulk::{dead_letter_item, Encoder, ItemError};
     let main = read_json("cwl-slowquery.index-template.json");
     let dead = read_json("cwl-deadletter.index-template.json");
-    let index = "cwl-deadletter-2026.11.21";
+    let index = "cwl-_deadletter-2026.11.21";
     let matches =
         |t: &Value| t["index_patterns"].as_array().unwrap().iter().any(|p| pattern_matches(p.as_str().unwrap(), index));
     assert!(matches(&main) && matches(&dead), "both patterns match a dead-letter index");

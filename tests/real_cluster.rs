@@ -179,9 +179,9 @@ fn every_fixture_event_and_the_whole_corpus_index_with_nothing_refused_and_repla
                 sent += documents;
             }
         }
-        let stored = node.count(&format!("{prefix}-*,-{prefix}-deadletter-*"));
+        let stored = node.count(&format!("{prefix}-*,-{prefix}-_deadletter-*"));
         assert_eq!(stored, distinct.len() as u64, "round {round}: every document once, by its id ({sent} sent)");
-        assert_eq!(node.count(&format!("{prefix}-deadletter-*")), 0);
+        assert_eq!(node.count(&format!("{prefix}-_deadletter-*")), 0);
     }
     assert!(sent > if common::percona_corpus().is_some() { 600 } else { 20 }, "{sent} documents");
 }
@@ -215,7 +215,7 @@ fn a_real_mapping_conflict_goes_to_the_real_dead_letter_index_with_the_clusters_
     assert!(node.document(&index, &ids[0]).is_some(), "the slow query is indexed");
     assert!(node.document(&index, &ids[1]).is_none(), "the conflicting document is not");
     let letter = node
-        .document(&format!("{prefix}-deadletter-2026.11.21"), &ids[1])
+        .document(&format!("{prefix}-_deadletter-2026.11.21"), &ids[1])
         .unwrap_or_else(|| panic!("no dead letter for {}: {said}", ids[1]));
     assert_eq!(letter["@message"], conflicting);
     assert_eq!(letter["original_index"], index.as_str());
@@ -564,8 +564,8 @@ fn accounting_against_the_real_node_nothing_lost_nothing_doubled_under_random_fa
     let mut workload = common::accounting::workload(LOG_GROUP, &slow_queries(), &front, 300);
     workload.run(|event, budget| invoke(&handler, event, budget), Duration::from_millis(500), Duration::from_secs(60));
     let (all_ids, conflicts) = (&workload.all_ids, &workload.conflicts);
-    let indexed = node.existing_ids(&format!("{prefix}-*,-{prefix}-deadletter-*"), all_ids);
-    let letters = node.existing_ids(&format!("{prefix}-deadletter-*"), all_ids);
+    let indexed = node.existing_ids(&format!("{prefix}-*,-{prefix}-_deadletter-*"), all_ids);
+    let letters = node.existing_ids(&format!("{prefix}-_deadletter-*"), all_ids);
     let mut lost = Vec::new();
     for id in all_ids {
         match (indexed.get(id), letters.get(id)) {

@@ -17,6 +17,7 @@ const NOT_IN_THE_TEMPLATE: &[(&str, &str)] = &[
     ("SLACK_WEBHOOK_URL", "a secret: the template takes SLACK_WEBHOOK_SECRET_ARN"),
     ("SLACK_WEBHOOK_PARAMETER", "the template takes SLACK_WEBHOOK_SECRET_ARN"),
     ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "the extension's own variable"),
+    ("REPORT_BATCH_ITEM_FAILURES", "Kinesis only: the template subscribes log groups to the function directly"),
 ];
 
 fn template() -> String {
