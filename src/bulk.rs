@@ -318,7 +318,8 @@ pub fn item_target(item: &[u8]) -> (String, Option<String>) {
 
 /// A document OpenSearch refused, as an item for `<prefix>-_deadletter-YYYY.MM.DD` (the day of the
 /// event, so a retried invocation overwrites its own dead letter): the original index and id, the
-/// raw `@message` as text, the error and how many attempts were made. Same `_id` as the original
+/// raw `@message` as text, the rest of the document under `document` (stored, not indexed), the
+/// error and how many attempts were made. Same `_id` as the original
 /// (none when the original had none). Its fields are few and always of one type, so the
 /// dead-letter index cannot have mapping conflicts of its own.
 pub fn dead_letter_item(
@@ -369,6 +370,11 @@ pub fn dead_letter_item(
         }
     }
     object.str("@dead_lettered_at", dead_lettered_at);
+    // The document as it was sent, but for `@message` (above): its parsed fields are not lost.
+    if let Value::Object(mut document) = source {
+        document.remove("@message");
+        object.value("document", &Value::Object(document));
+    }
     object.str("original_index", &original_index);
     object.str("error_type", &error.kind);
     object.str("error_reason", &error.reason);
@@ -645,6 +651,20 @@ mod tests {
         assert_eq!(source["@dead_lettered_at"], "2026-11-22T01:02:03.000Z");
         assert_eq!(source["@log_group"], "/aws/rds/instance/db/slowquery");
         assert_eq!(source["@timestamp"], original.timestamp);
-        assert!(source.get("Query_time").is_none(), "no parsed fields: they caused the refusal");
+        // The document as sent, under `document` (stored, not indexed), so no parsed field is lost.
+        let mut sent: Value = serde_json::from_slice(&original.source_json()).unwrap();
+        sent.as_object_mut().unwrap().remove("@message");
+        assert_eq!(source["document"], sent, "@message is not kept twice");
+
+        let parsed = doc("{\"status\": 500, \"path\": \"/x\"}");
+        let mut batch = BulkBatch::with_capacity(0, 0);
+        batch.push(&Encoder::default(), &parsed);
+        let item = dead_letter_item(&Encoder::default(), "cwl", batch.item(0), &error, 1, "2026-11-22T01:02:03.000Z");
+        let source: Value = serde_json::from_str(std::str::from_utf8(&item).unwrap().lines().nth(1).unwrap()).unwrap();
+        assert!(source.get("status").is_none(), "no parsed field at the top: they caused the refusal");
+        assert_eq!(
+            (source["document"]["status"].clone(), source["document"]["path"].clone()),
+            (500.into(), "/x".into())
+        );
     }
 }

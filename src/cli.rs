@@ -131,7 +131,8 @@ impl Cli {
 pub enum Command {
     /// Install the index templates, the ISM retention policy and the Dashboards objects.
     ///
-    /// Puts `_index_template/logs-to-opensearch` (the document contract, for INDEX_PREFIX-*) and
+    /// Puts `_index_template/logs-to-opensearch` (the slow-query contract, for
+    /// INDEX_PREFIX-*slowquery*), `_index_template/logs-to-opensearch-logs` (other log groups) and
     /// `_index_template/logs-to-opensearch-deadletter`, the ISM policy
     /// `logs-to-opensearch-retention` (deletes daily indices after --retention-days), and imports
     /// the "Slow queries" dashboard, its visualizations, a saved search and the index pattern into

@@ -1,9 +1,11 @@
 //! `logs-to-opensearch setup`: installs what the documents rely on, through the same signed
 //! client as `_bulk`. Idempotent: running it again replaces each piece with the same content.
 //!
-//! 1. the index template (`_index_template/logs-to-opensearch`, for `<INDEX_PREFIX>-*`) and the
-//!    dead-letter template (`_index_template/logs-to-opensearch-deadletter`, for
-//!    `<INDEX_PREFIX>-_deadletter-*`, a higher priority so it wins where both match);
+//! 1. three index templates: the generic one (`_index_template/logs-to-opensearch-logs`, for
+//!    `<INDEX_PREFIX>-*`, priority 50: meta fields typed, nothing guessed), the slow-query one
+//!    (`_index_template/logs-to-opensearch`, for `<INDEX_PREFIX>-*slowquery*`, priority 100: the
+//!    typed contract) and the dead-letter one (`_index_template/logs-to-opensearch-deadletter`,
+//!    for `<INDEX_PREFIX>-_deadletter-*`, priority 200); where patterns overlap, the higher wins;
 //! 2. the ISM retention policy (`_plugins/_ism/policies/logs-to-opensearch-retention`), which
 //!    deletes daily indices N days after their creation (not on OpenSearch Serverless, which has
 //!    no ISM: its data lifecycle policies do this);
@@ -12,7 +14,7 @@
 //!
 //! The bodies are the files under `index-templates/`, compiled in; [`assets`] adapts them to the
 //! index prefix and retention (pure). With `INSTALL_TEMPLATES=true` the Lambda function installs
-//! the two templates once per execution environment, before its first batch.
+//! the three templates once per execution environment, before its first batch.
 
 use crate::handler::{error_chain, quote};
 use bytes::Bytes;
@@ -23,12 +25,14 @@ use serde_json::Value;
 use std::time::Duration;
 
 pub const TEMPLATE_NAME: &str = "logs-to-opensearch";
+pub const LOGS_TEMPLATE_NAME: &str = "logs-to-opensearch-logs";
 pub const DEAD_LETTER_TEMPLATE_NAME: &str = "logs-to-opensearch-deadletter";
 pub const POLICY_ID: &str = "logs-to-opensearch-retention";
 /// The prefix the files under `index-templates/` are written for.
 const FILE_PREFIX: &str = "cwl";
 
 const TEMPLATE: &str = include_str!("../index-templates/cwl-slowquery.index-template.json");
+const LOGS_TEMPLATE: &str = include_str!("../index-templates/cwl-logs.index-template.json");
 const DEAD_LETTER_TEMPLATE: &str = include_str!("../index-templates/cwl-deadletter.index-template.json");
 const POLICY: &str = include_str!("../index-templates/cwl-retention.ism-policy.json");
 /// The Dashboards saved objects (NDJSON).
@@ -37,7 +41,10 @@ pub const DASHBOARDS: &str = include_str!("../index-templates/dashboards.ndjson"
 /// The bodies to install, adapted to one index prefix and retention.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assets {
+    /// Slow-query indices (`<prefix>-*slowquery*`).
     pub template: Value,
+    /// Every other index of the prefix.
+    pub logs_template: Value,
     pub dead_letter_template: Value,
     pub policy: Value,
     pub dashboards: String,
@@ -49,7 +56,9 @@ pub fn assets(index_prefix: &str, retention_days: u32) -> Assets {
     let parse =
         |text: &str| serde_json::from_str::<Value>(text).expect("index-templates/ files are valid JSON (tested)");
     let mut template = parse(TEMPLATE);
-    template["index_patterns"] = serde_json::json!([format!("{index_prefix}-*")]);
+    template["index_patterns"] = serde_json::json!([format!("{index_prefix}-*slowquery*")]);
+    let mut logs_template = parse(LOGS_TEMPLATE);
+    logs_template["index_patterns"] = serde_json::json!([format!("{index_prefix}-*")]);
     let mut dead_letter_template = parse(DEAD_LETTER_TEMPLATE);
     dead_letter_template["index_patterns"] =
         serde_json::json!([format!("{index_prefix}-{}-*", crate::index_name::DEAD_LETTER_PART)]);
@@ -59,7 +68,7 @@ pub fn assets(index_prefix: &str, retention_days: u32) -> Assets {
     policy["policy"]["ism_template"][0]["index_patterns"] = serde_json::json!([format!("{index_prefix}-*")]);
     // The saved objects name the index pattern `cwl-*` in their titles and ids.
     let dashboards = DASHBOARDS.replace(&format!("\"{FILE_PREFIX}-*\""), &format!("\"{index_prefix}-*\""));
-    Assets { template, dead_letter_template, policy, dashboards }
+    Assets { template, logs_template, dead_letter_template, policy, dashboards }
 }
 
 /// A piece that could not be installed.
@@ -79,11 +88,15 @@ pub enum SetupError {
 /// What [`install_templates`] did, one line per piece.
 pub type Done = Vec<String>;
 
-/// Installs the two index templates.
+/// Installs the three index templates, lowest priority first.
 pub async fn install_templates(transport: &Transport, assets: &Assets, timeout: Duration) -> Result<Done, SetupError> {
     let cluster = Cluster { transport, timeout };
     let mut done = Vec::new();
-    for (name, body) in [(TEMPLATE_NAME, &assets.template), (DEAD_LETTER_TEMPLATE_NAME, &assets.dead_letter_template)] {
+    for (name, body) in [
+        (LOGS_TEMPLATE_NAME, &assets.logs_template),
+        (TEMPLATE_NAME, &assets.template),
+        (DEAD_LETTER_TEMPLATE_NAME, &assets.dead_letter_template),
+    ] {
         let what = format!("index template {name}");
         let path = format!("_index_template/{name}");
         let answer = cluster.request(&what, Method::Put, &path, &[], json_headers(), Some(body.to_string().into()));
@@ -216,7 +229,8 @@ mod tests {
     #[test]
     fn assets_follow_the_index_prefix_and_retention() {
         let assets = assets("rds-slow", 14);
-        assert_eq!(assets.template["index_patterns"], serde_json::json!(["rds-slow-*"]));
+        assert_eq!(assets.template["index_patterns"], serde_json::json!(["rds-slow-*slowquery*"]));
+        assert_eq!(assets.logs_template["index_patterns"], serde_json::json!(["rds-slow-*"]));
         assert_eq!(assets.dead_letter_template["index_patterns"], serde_json::json!(["rds-slow-_deadletter-*"]));
         assert_eq!(assets.policy["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"], "14d");
         assert_eq!(assets.policy["policy"]["ism_template"][0]["index_patterns"], serde_json::json!(["rds-slow-*"]));

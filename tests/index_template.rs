@@ -45,6 +45,7 @@ fn compatible(mapping_type: &str, value: &Value) -> bool {
         "keyword" | "text" => value.is_string() || value.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
         "date" => value.as_str().is_some_and(|s| s.len() >= 19 && s.as_bytes()[4] == b'-' && s.as_bytes()[10] == b'T'),
         "boolean" => value.is_boolean(),
+        "object" => value.is_object(),
         other => panic!("unexpected mapping type {other}"),
     }
 }
@@ -117,9 +118,49 @@ fn every_field_the_extractor_emits_is_mapped_explicitly() {
 }
 
 #[test]
+fn the_typed_template_covers_slow_query_groups_only_and_the_generic_one_the_rest() {
+    let slow = read_json("cwl-slowquery.index-template.json");
+    let logs = read_json("cwl-logs.index-template.json");
+    let dead = read_json("cwl-deadletter.index-template.json");
+    let winner = |index: &str| {
+        [&slow, &logs, &dead]
+            .into_iter()
+            .filter(|t| {
+                t["index_patterns"].as_array().unwrap().iter().any(|p| pattern_matches(p.as_str().unwrap(), index))
+            })
+            .max_by_key(|t| t["priority"].as_u64())
+            .map(|t| t["_meta"]["description"].as_str().unwrap().to_owned())
+    };
+    let slow_text = slow["_meta"]["description"].as_str().unwrap();
+    let logs_text = logs["_meta"]["description"].as_str().unwrap();
+    for index in [
+        "cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21",
+        "cwl-aws-rds-cluster-aurora-slowquery-1a2b3c4d-2026.11.21",
+    ] {
+        assert_eq!(winner(index).as_deref(), Some(slow_text), "{index}");
+    }
+    for index in
+        ["cwl-aws-lambda-orders-2026.11.21", "cwl-aws-rds-instance-db-error-2026.11.21", "cwl-myapp-2026.11.21"]
+    {
+        assert_eq!(winner(index).as_deref(), Some(logs_text), "{index}");
+    }
+    // The generic template types nothing an application log could contradict.
+    let mappings = &logs["template"]["mappings"];
+    assert_eq!(
+        (mappings["date_detection"].clone(), mappings["numeric_detection"].clone()),
+        (false.into(), false.into())
+    );
+    let typed: Vec<&String> = mappings["properties"].as_object().unwrap().keys().collect();
+    assert!(typed.iter().all(|k| k.starts_with('@')), "only meta fields: {typed:?}");
+    let priorities: std::collections::BTreeSet<u64> =
+        [&slow, &logs, &dead].iter().map(|t| t["priority"].as_u64().unwrap()).collect();
+    assert_eq!(priorities.len(), 3, "overlapping composable templates need different priorities");
+}
+
+#[test]
 fn the_dead_letter_index_has_its_own_safe_mapping() {
     use logs_to_opensearch::bulk::{dead_letter_item, Encoder, ItemError};
-    let main = read_json("cwl-slowquery.index-template.json");
+    let main = read_json("cwl-logs.index-template.json");
     let dead = read_json("cwl-deadletter.index-template.json");
     let index = "cwl-_deadletter-2026.11.21";
     let matches =

@@ -74,16 +74,17 @@ fn event_fixtures() -> Vec<std::path::PathBuf> {
 }
 
 #[test]
-fn setup_installs_both_templates_idempotently_and_the_real_mapping_follows_them() {
+fn setup_installs_the_templates_idempotently_and_the_real_mapping_follows_them() {
     let Some(node) = real::node("setup_installs_both_templates…") else { return };
     let _one = node.lock();
     let prefix = "rt-setup";
     node.delete_indices(&format!("{prefix}-*"));
     for _ in 0..2 {
         let said = setup(&node, prefix);
-        assert!(said.contains("installed index template logs-to-opensearch for [\"rt-setup-*\"]"), "{said}");
+        assert!(said.contains("installed index template logs-to-opensearch for [\"rt-setup-*slowquery*\"]"), "{said}");
+        assert!(said.contains("installed index template logs-to-opensearch-logs for [\"rt-setup-*\"]"), "{said}");
         assert!(
-            said.contains("installed index template logs-to-opensearch-deadletter for [\"rt-setup-deadletter-*\"]"),
+            said.contains("installed index template logs-to-opensearch-deadletter for [\"rt-setup-_deadletter-*\"]"),
             "{said}"
         );
         if node.has_ism {
@@ -93,7 +94,7 @@ fn setup_installs_both_templates_idempotently_and_the_real_mapping_follows_them(
         }
     }
     let template = node.ok("GET", "/_index_template/logs-to-opensearch", None);
-    assert_eq!(template["index_templates"][0]["index_template"]["index_patterns"], json!(["rt-setup-*"]));
+    assert_eq!(template["index_templates"][0]["index_template"]["index_patterns"], json!(["rt-setup-*slowquery*"]));
     let dead = node.ok("GET", "/_index_template/logs-to-opensearch-deadletter", None);
     assert_eq!(dead["index_templates"][0]["index_template"]["priority"], 200);
 
@@ -226,6 +227,32 @@ fn a_real_mapping_conflict_goes_to_the_real_dead_letter_index_with_the_clusters_
         reason.contains("failed to parse field [Query_time] of type [double]"),
         "the real cluster's words: {reason}"
     );
+    assert_eq!(letter["document"]["note"], "an application logging into the RDS group", "parsed fields kept: {letter}");
+}
+
+#[test]
+fn application_logs_index_under_the_generic_template_with_refused_names_renamed() {
+    let Some(node) = real::node("application_logs_index…") else { return };
+    let _one = node.lock();
+    let prefix = "rt-applog";
+    node.delete_indices(&format!("{prefix}-*"));
+    setup(&node, prefix);
+    let messages = [
+        r#"{"IP": "unknown", "Id": "abc-uuid", "Time": "soon", "Errno": "E42", "_id": "x", "_source": {"a": 1}, "": 1, "a..b": 2, ".c": 3}"#,
+        r#"{"IP": "10.0.0.1", "Id": 7, "Time": "2026-11-21T10:00:00Z", "Killed": "no"}"#,
+    ];
+    let event = awslogs_event(&payload("/aws/lambda/orders", "s", &messages));
+    let dir = tempdir("applog");
+    let file = dir.join("event.json");
+    std::fs::write(&file, event.to_string()).unwrap();
+    let said = run_ok(cli(&node, prefix).args(["replay", file.to_str().unwrap()]));
+    assert_eq!(counts(&said), (2, 2, 0, 0), "{said}");
+    let index = format!("{prefix}-aws-lambda-orders-2026.11.21");
+    node.ok("POST", &format!("/{prefix}-*/_refresh"), None);
+    assert_eq!(node.count(&index), 2);
+    assert_eq!(node.field_type(&index, "IP").as_deref(), Some("text"), "not the slow-query template's ip");
+    assert_eq!(node.field_type(&index, "Time").as_deref(), Some("text"), "no date guessed from a string");
+    assert_eq!(node.field_type(&index, "@timestamp").as_deref(), Some("date"));
 }
 
 #[test]
@@ -619,6 +646,12 @@ fn the_stand_in_answers_what_the_real_node_answers() {
             "POST".into(),
             "/_bulk".into(),
             b"{\"index\":{\"_index\":\"rt-conform-a\",\"_id\":\"4\"}}\n{\"Query_time\":\"slow\"}\n".to_vec(),
+        ),
+        (
+            "field names the cluster refuses",
+            "POST".into(),
+            "/_bulk".into(),
+            b"{\"index\":{\"_index\":\"rt-conform-a\",\"_id\":\"8\"}}\n{\"_id\":\"x\"}\n{\"index\":{\"_index\":\"rt-conform-a\",\"_id\":\"9\"}}\n{\"_source\":{\"a\":1}}\n{\"index\":{\"_index\":\"rt-conform-a\",\"_id\":\"10\"}}\n{\"\":1}\n{\"index\":{\"_index\":\"rt-conform-a\",\"_id\":\"11\"}}\n{\"a..b\":1}\n{\"index\":{\"_index\":\"rt-conform-a\",\"_id\":\"12\"}}\n{\".a\":1}\n".to_vec(),
         ),
         (
             "a bad index name",

@@ -19,12 +19,13 @@ fn setup_installs_templates_policy_and_dashboards_and_can_run_again() {
     let out = common::cli_signed_for(&standin).args(["setup", "--retention-days", "14"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let stderr = text(&out);
-    assert!(stderr.contains("installed index template logs-to-opensearch for [\"cwl-*\"]"), "{stderr}");
+    assert!(stderr.contains("installed index template logs-to-opensearch for [\"cwl-*slowquery*\"]"), "{stderr}");
+    assert!(stderr.contains("installed index template logs-to-opensearch-logs for [\"cwl-*\"]"), "{stderr}");
     assert!(stderr.contains("installed ISM policy logs-to-opensearch-retention: delete indices after 14d"), "{stderr}");
     assert!(stderr.contains("imported Dashboards saved objects: 9 imported"), "{stderr}");
 
     let template = standin.template("logs-to-opensearch").unwrap();
-    assert_eq!(template["index_patterns"], serde_json::json!(["cwl-*"]));
+    assert_eq!(template["index_patterns"], serde_json::json!(["cwl-*slowquery*"]));
     assert!(standin.template("logs-to-opensearch-deadletter").is_some());
     let policy = standin.policy("logs-to-opensearch-retention").unwrap();
     assert_eq!(policy["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"], "14d");
@@ -55,6 +56,31 @@ fn documents_indexed_after_setup_are_typed_by_the_template() {
 }
 
 #[test]
+fn application_logs_are_not_typed_as_slow_queries_after_setup() {
+    let standin = StandIn::start(Auth::SigV4 { service: "es" });
+    let out = common::cli_signed_for(&standin).args(["setup", "--no-dashboards"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    // Names the slow-query template types as ip, long and date, with values that are none of those,
+    // and names OpenSearch refuses outright.
+    let messages = [
+        r#"{"IP": "unknown", "Id": "abc-uuid", "Time": "soon", "Errno": "E42", "_id": "x", "": 1, "a..b": 2}"#,
+        r#"{"IP": "10.0.0.1", "Id": 7, "Time": "2026-11-21T10:00:00Z"}"#,
+    ];
+    let path = std::env::temp_dir().join(format!("lto-applog-{}.json", std::process::id()));
+    std::fs::write(&path, common::awslogs_event(&common::payload("/aws/lambda/orders", "s", &messages)).to_string())
+        .unwrap();
+    let out = common::cli_signed_for(&standin).args(["replay", path.to_str().unwrap()]).output().unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("2 indexed, 0 dead-lettered, 0 failed"), "{}", text(&out));
+    let index = "cwl-aws-lambda-orders-2026.11.21";
+    assert_eq!(standin.count(index), 2);
+    assert_eq!(standin.mapping(index, "IP"), Some(FieldType::Text));
+    assert_eq!(standin.mapping(index, "Time"), Some(FieldType::Text), "no date guessed from a string");
+    assert_eq!(standin.mapping(index, "@timestamp"), Some(FieldType::Date));
+}
+
+#[test]
 fn setup_without_an_endpoint_or_against_a_refusing_cluster_says_why() {
     let out = common::cli().args(["setup"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -64,5 +90,9 @@ fn setup_without_an_endpoint_or_against_a_refusing_cluster_says_why() {
     let standin = StandIn::start(Auth::SigV4 { service: "aoss" });
     let out = common::cli_signed_for(&standin).args(["setup"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("index template logs-to-opensearch: the cluster answered HTTP 403"), "{}", text(&out));
+    assert!(
+        text(&out).contains("index template logs-to-opensearch-logs: the cluster answered HTTP 403"),
+        "{}",
+        text(&out)
+    );
 }

@@ -81,6 +81,8 @@ struct Index {
     docs: BTreeMap<String, (u64, Value)>,
     /// `dynamic: false` from the index template: unknown fields are kept in `_source`, not mapped.
     dynamic_false: bool,
+    /// `date_detection: false` from the index template: strings are never mapped as dates.
+    no_date_detection: bool,
 }
 
 #[derive(Debug)]
@@ -226,6 +228,7 @@ fn new_index(templates: &BTreeMap<String, Value>, name: &str) -> Index {
     let mappings = &template["template"]["mappings"];
     let mut index = Index {
         dynamic_false: mappings["dynamic"] == json!(false) || mappings["dynamic"] == "false",
+        no_date_detection: mappings["date_detection"] == json!(false),
         ..Index::default()
     };
     for (field, mapping) in mappings["properties"].as_object().into_iter().flatten() {
@@ -774,13 +777,13 @@ fn looks_like_date(text: &str) -> bool {
     }
 }
 
-fn dynamic_type(value: &Value) -> Option<FieldType> {
+fn dynamic_type(value: &Value, date_detection: bool) -> Option<FieldType> {
     match value {
         Value::Null => None,
         Value::Bool(_) => Some(FieldType::Boolean),
         Value::Number(n) if n.is_f64() => Some(FieldType::Float),
         Value::Number(_) => Some(FieldType::Long),
-        Value::String(s) if looks_like_date(s) => Some(FieldType::Date),
+        Value::String(s) if date_detection && looks_like_date(s) => Some(FieldType::Date),
         Value::String(_) => Some(FieldType::Text),
         Value::Object(_) => Some(FieldType::Object),
         Value::Array(_) => None,
@@ -823,6 +826,14 @@ fn type_name(t: FieldType) -> &'static str {
 fn map_document(index: &Index, doc: &Map<String, Value>, id: &str) -> Result<Vec<(String, FieldType)>, String> {
     let mut updates: Vec<(String, FieldType)> = Vec::new();
     let mut stack: Vec<(String, &Value)> = doc.iter().map(|(k, v)| (k.clone(), v)).collect();
+    // As the real node answers (checked against OpenSearch 2.19): metadata fields at the top.
+    const METADATA: &[&str] =
+        &["_id", "_index", "_source", "_routing", "_type", "_version", "_seq_no", "_primary_term"];
+    if let Some(field) = doc.keys().find(|k| METADATA.contains(&k.as_str())) {
+        return Err(format!(
+            "Field [{field}] is a metadata field and cannot be added inside a document. Use the index API request parameters."
+        ));
+    }
     while let Some((path, value)) = stack.pop() {
         if path.is_empty() || path.split('.').any(str::is_empty) {
             return Err(format!("field name cannot be an empty string (field [{path}])"));
@@ -851,7 +862,7 @@ fn map_document(index: &Index, doc: &Map<String, Value>, id: &str) -> Result<Vec
                 Some(_) => {}
                 None if index.dynamic_false => {}
                 None => {
-                    if let Some(t) = dynamic_type(value) {
+                    if let Some(t) = dynamic_type(value, !index.no_date_detection) {
                         updates.push((path.clone(), t));
                     }
                 }
