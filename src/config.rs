@@ -34,7 +34,8 @@
 //! | `SLACK_TIMEOUT_SECONDS` | `3` | one Slack request's timeout |
 //! | `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` | `2773` | the extension's port (the extension's own variable) |
 //! | `DASHBOARDS_URL` | unset | OpenSearch Dashboards / Kibana base URL, for the message's Discover button |
-//! | `REDACT_QUERY_LITERALS` | `false` | `true`: mask string and number literals in `Query`, `@message` and alerts |
+//! | `REDACT_QUERY_LITERALS` | `false` | `true`: mask literals and comments in `Query`, `Fingerprint`, `@message` and alerts |
+//! | `REDACT_PATTERNS` | unset | a JSON array of regular expressions whose matches become `?` in every document's text and alert |
 //! | `INSTALL_TEMPLATES` | `false` | `true`: the Lambda function puts the index templates once per execution environment |
 //! | `REPORT_BATCH_ITEM_FAILURES` | `false` | `true` (Kinesis, with `FunctionResponseTypes: [ReportBatchItemFailures]`): answer `batchItemFailures` instead of failing the invocation |
 
@@ -80,6 +81,7 @@ pub const VARIABLES: &[&str] = &[
     "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
     "DASHBOARDS_URL",
     "REDACT_QUERY_LITERALS",
+    "REDACT_PATTERNS",
     "INSTALL_TEMPLATES",
     "REPORT_BATCH_ITEM_FAILURES",
 ];
@@ -136,8 +138,10 @@ pub struct Config {
     pub opensearch: Option<OpenSearchConfig>,
     pub metrics: MetricsConfig,
     pub alerts: AlertConfig,
-    /// Mask string and number literals in `Query`, `@message` and alert messages.
+    /// Mask literals and comments in `Query`, `Fingerprint`, `@message` and alert messages.
     pub redact_literals: bool,
+    /// The user's patterns (`REDACT_PATTERNS`), masked in every document.
+    pub redact_patterns: crate::redact::Patterns,
     /// The Lambda function installs the index templates at start (`INSTALL_TEMPLATES`).
     pub install_templates: bool,
     /// Kinesis records not delivered are named in `batchItemFailures` rather than failing the
@@ -157,6 +161,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             alerts: AlertConfig::default(),
             redact_literals: false,
+            redact_patterns: crate::redact::Patterns::default(),
             install_templates: false,
             report_batch_item_failures: false,
         }
@@ -270,6 +275,8 @@ impl Default for MetricsConfig {
 /// A variable that is set but unusable, or missing where another one needs it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
+    #[error("REDACT_PATTERNS: {problem}")]
+    RedactPatterns { problem: String },
     #[error("{name} is not valid UTF-8")]
     NotUnicode { name: &'static str },
     #[error(
@@ -437,6 +444,17 @@ impl RawConfig {
         };
         let redact_literals = one_of(&self, "REDACT_QUERY_LITERALS", &["false", "true"], "true or false")? == "true";
         let install_templates = one_of(&self, "INSTALL_TEMPLATES", &["false", "true"], "true or false")? == "true";
+        let redact_patterns = match self.get("REDACT_PATTERNS") {
+            None => crate::redact::Patterns::default(),
+            Some(value) => {
+                let list: Vec<String> = serde_json::from_str(value).map_err(|e| ConfigError::RedactPatterns {
+                    problem: format!("not a JSON array of strings ({e}); e.g. [\"sk_live_[0-9a-zA-Z]+\"]"),
+                })?;
+                crate::redact::Patterns::new(&list).map_err(|(pattern, problem)| ConfigError::RedactPatterns {
+                    problem: format!("the pattern {pattern:?} is refused: {problem}"),
+                })?
+            }
+        };
         let report_batch_item_failures =
             one_of(&self, "REPORT_BATCH_ITEM_FAILURES", &["false", "true"], "true or false")? == "true";
         let alerts = self.alert_config()?;
@@ -451,6 +469,7 @@ impl RawConfig {
             metrics,
             alerts,
             redact_literals,
+            redact_patterns,
         })
     }
 

@@ -138,20 +138,37 @@ pub struct DocumentBuilder {
     index: GroupIndex,
     /// The day (since the epoch) and its `YYYY-MM-DDT` prefix.
     last_date: Option<(i64, String)>,
-    /// Mask literals in `Query` and `@message` of slow queries (`REDACT_QUERY_LITERALS`).
+    /// Mask literals and comments in `Query`, `Fingerprint` and `@message` of slow queries
+    /// (`REDACT_QUERY_LITERALS`).
     redact_literals: bool,
+    /// The user's patterns (`REDACT_PATTERNS`), masked in every document's text.
+    patterns: redact::Patterns,
 }
 
 impl DocumentBuilder {
     pub fn new(index_prefix: &str, meta: StreamMeta) -> Self {
         let index = GroupIndex::new(index_prefix, &meta.log_group);
-        DocumentBuilder { meta: Arc::new(meta), index, last_date: None, redact_literals: false }
+        DocumentBuilder {
+            meta: Arc::new(meta),
+            index,
+            last_date: None,
+            redact_literals: false,
+            patterns: redact::Patterns::default(),
+        }
     }
 
-    /// Masks string and number literals in `Query` and `@message` of slow-query documents (they
-    /// may be personal data); `Fingerprint` and the ids stay as they are without masking.
+    /// Masks literals and comment text in `Query`, `Fingerprint` and `@message` of slow-query
+    /// documents (they may be personal data or secrets); the ids (`@id`, `Fingerprint_id`) are made
+    /// from the original text, so they are the same with and without masking.
     pub fn redact_literals(mut self, on: bool) -> Self {
         self.redact_literals = on;
+        self
+    }
+
+    /// Masks every match of the user's patterns in the document's text: `@message`, a slow
+    /// query's text fields, every string of structured fields.
+    pub fn redact_patterns(mut self, patterns: redact::Patterns) -> Self {
+        self.patterns = patterns;
         self
     }
 
@@ -180,9 +197,27 @@ impl DocumentBuilder {
         let body = if let Some(mut query) = slowlog::parse(&message) {
             warnings.append(&mut query.warnings);
             if self.redact_literals {
-                // After the id and fingerprint are made from the original text.
+                // After the ids are made from the original text. The fingerprint is made again
+                // from the masked text (pt's rules misread `'a\\'` and leave what follows
+                // unmasked), and masked once more.
                 query.query = query.query.as_deref().map(redact::mask_literals);
+                if let Some(masked) = &query.query {
+                    query.fingerprint = Some(redact::mask_literals(&crate::fingerprint::fingerprint(masked)));
+                }
                 message = redact::mask_entry(&message);
+            }
+            if !self.patterns.is_empty() {
+                for text in [&mut query.query, &mut query.fingerprint, &mut query.user_host, &mut query.schema]
+                    .into_iter()
+                    .flatten()
+                {
+                    self.patterns.apply(text);
+                }
+                for (_, value) in &mut query.extra {
+                    if let FieldValue::Str(text) = value {
+                        self.patterns.apply(text);
+                    }
+                }
             }
             Body::SlowQuery(Box::new(query))
         } else if let Some(fields) = extracted_fields.filter(|f| !f.is_empty()) {
@@ -193,6 +228,13 @@ impl DocumentBuilder {
             Body::Plain
         };
 
+        let mut body = body;
+        if !self.patterns.is_empty() {
+            self.patterns.apply(&mut message);
+            if let Body::Fields(fields) = &mut body {
+                fields.values_mut().for_each(|value| self.patterns.apply_value(value));
+            }
+        }
         Document {
             id,
             index: self.index.for_timestamp(timestamp_ms),

@@ -415,7 +415,9 @@ pub fn encode_logs(config: &Config, data: LogsData, mut inspect: impl FnMut(&Doc
     let approximate_bytes = data.log_events.iter().map(|e| e.message.len() * 2 + 256).sum();
     let mut batch = BulkBatch::with_capacity(approximate_bytes, data.log_events.len());
     let meta = StreamMeta { owner: data.owner, log_group: data.log_group, log_stream: data.log_stream };
-    let mut builder = DocumentBuilder::new(&config.index_prefix, meta).redact_literals(config.redact_literals);
+    let mut builder = DocumentBuilder::new(&config.index_prefix, meta)
+        .redact_literals(config.redact_literals)
+        .redact_patterns(config.redact_patterns.clone());
     // Ids seen in this batch, hashed: a repeated id overwrites, so it is counted, not hidden.
     let hasher = std::collections::hash_map::RandomState::new();
     let mut seen_ids =

@@ -4,8 +4,14 @@
 //! Unlike a fingerprint, the masked text keeps the statement as written (case, spacing, comments,
 //! identifiers), with each literal replaced by `?`: `WHERE email = 'a@b.c' AND id=42` →
 //! `WHERE email = ? AND id=?`. Quoted identifiers (`` `t1` ``) and names containing digits (`t1`,
-//! `col_2`) are kept; literals inside comments are masked too (`/* user='bob' */`). One pass,
-//! linear in the text. Pure: no I/O.
+//! `col_2`) are kept. A comment's text is masked whole (`/* token=abc */` → `/*?*/`, `-- x` →
+//! `-- ?`, `# x` → `# ?`): comments carry tokens and keys as often as literals do; only the
+//! comments that are SQL (`/*! … */` version comments, `/*+ … */` optimizer hints) keep their text,
+//! with their literals masked. Unterminated strings and comments are masked to the end. One pass,
+//! linear in the text.
+//!
+//! [`Patterns`] are the user's own (`REDACT_PATTERNS`): regular expressions whose matches become
+//! `?` wherever the document holds text. Pure: no I/O.
 
 /// `query` with every string, hexadecimal and number literal replaced by `?`.
 ///
@@ -80,7 +86,12 @@ fn mask_into(text: &str, out: &mut String) {
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
                 let end = memchr::memmem::find(&bytes[i + 2..], b"*/").map_or(bytes.len(), |at| i + 2 + at);
                 out.push_str(&text[copied..i + 2]);
-                mask_into(&text[i + 2..end], out);
+                if matches!(bytes.get(i + 2), Some(b'!' | b'+')) {
+                    // SQL inside a comment: kept, its literals masked.
+                    mask_into(&text[i + 2..end], out);
+                } else if end > i + 2 {
+                    out.push('?');
+                }
                 i = (end + 2).min(bytes.len());
                 out.push_str(&text[end..i]);
                 copied = i;
@@ -120,7 +131,13 @@ fn mask_into(text: &str, out: &mut String) {
 fn mask_line_comment(text: &str, start: usize, body: usize, copied: &mut usize, out: &mut String) -> usize {
     let end = memchr::memchr(b'\n', &text.as_bytes()[body..]).map_or(text.len(), |at| body + at);
     out.push_str(&text[*copied..body]);
-    mask_into(&text[body..end], out);
+    // The comment's text, whatever it holds, is one `?` (its leading space kept).
+    let comment = &text[body..end];
+    let kept = comment.len() - comment.trim_start().len();
+    out.push_str(&comment[..kept]);
+    if !comment.trim().is_empty() {
+        out.push('?');
+    }
     *copied = end;
     debug_assert!(start < body);
     end
@@ -180,6 +197,61 @@ fn end_of_number(bytes: &[u8], start: usize) -> usize {
     i
 }
 
+/// The user's own patterns (`REDACT_PATTERNS`): each match becomes `?`.
+#[derive(Debug, Clone, Default)]
+pub struct Patterns(Vec<regex::Regex>);
+
+impl PartialEq for Patterns {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| a.as_str() == b.as_str())
+    }
+}
+
+/// Largest compiled size of one pattern: a pattern is configuration, never a denial of service.
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+impl Patterns {
+    /// Compiles each pattern; the error names the pattern that does not compile.
+    pub fn new(patterns: &[String]) -> Result<Patterns, (String, String)> {
+        patterns
+            .iter()
+            .map(|p| {
+                regex::RegexBuilder::new(p)
+                    .size_limit(PATTERN_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| (p.clone(), e.to_string()))
+                    .and_then(
+                        |r| if r.is_match("") { Err((p.clone(), "it matches empty text".to_owned())) } else { Ok(r) },
+                    )
+            })
+            .collect::<Result<_, _>>()
+            .map(Patterns)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `text` with every match of every pattern replaced by `?`.
+    pub fn apply(&self, text: &mut String) {
+        for pattern in &self.0 {
+            if let std::borrow::Cow::Owned(replaced) = pattern.replace_all(text, "?") {
+                *text = replaced;
+            }
+        }
+    }
+
+    /// Every string in `value`, at any depth (not the keys).
+    pub fn apply_value(&self, value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(text) => self.apply(text),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.apply_value(v)),
+            serde_json::Value::Object(fields) => fields.values_mut().for_each(|v| self.apply_value(v)),
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,12 +272,18 @@ mod tests {
             ),
             ("SELECT `col 1`, `t9`.`x2` FROM `db1`.`t3`", "SELECT `col 1`, `t9`.`x2` FROM `db1`.`t3`"),
             ("SELECT 1abc, t1.5x FROM t1", "SELECT 1abc, t1.5x FROM t1"),
+            ("SELECT /* user='bob', id=7 */ 1 -- card 4111\nFROM dual # ssn 123", "SELECT /*?*/ ? -- ?\nFROM dual # ?"),
             (
-                "SELECT /* user='bob', id=7 */ 1 -- card 4111\nFROM dual # ssn 123",
-                "SELECT /* user=?, id=? */ ? -- card ?\nFROM dual # ssn ?",
+                "SELECT /* token=abc123secret */ 1 -- api_key=sk_live_123456\n# api_key=x9\nFROM t",
+                "SELECT /*?*/ ? -- ?\n# ?\nFROM t",
+            ),
+            (
+                "SELECT /*!40001 SQL_NO_CACHE */ a, /*+ MAX_EXECUTION_TIME(1000) */ b",
+                "SELECT /*!? SQL_NO_CACHE */ a, /*+ MAX_EXECUTION_TIME(?) */ b",
             ),
             ("SELECT 'unterminated", "SELECT ?"),
-            ("SELECT /* open comment 5", "SELECT /* open comment ?"),
+            ("SELECT 'a\\\\' AND 'sec2'", "SELECT ? AND ?"),
+            ("SELECT /* open comment 5", "SELECT /*?"),
             ("SELECT x FROM t WHERE d > '2026-11-21' LIMIT 10, 20", "SELECT x FROM t WHERE d > ? LIMIT ?, ?"),
             ("SELECT a-1, b--1 FROM t", "SELECT a-?, b--? FROM t"),
             // Found by the property below: masking again must change nothing.
