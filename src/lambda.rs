@@ -11,7 +11,7 @@
 use crate::alert::notify::{Notifier, Output};
 use crate::config::Config;
 use crate::delivery::Destination;
-use crate::handler::{Handler, HandlerError, Sink, Summary};
+use crate::handler::{Handler, Sink, Summary};
 use crate::metrics::emf_line;
 use crate::setup;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -21,28 +21,92 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tracing::{info, warn};
 
-/// Runs the runtime loop until the execution environment ends.
-pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
-    let config = Arc::new(config);
-    let sink = Destination::from_config(&config, std::io::stdout()).map_err(HandlerError::from)?;
-    if sink.sends() {
-        info!(destination = %sink.describe(), "ready");
-    } else {
-        warn!(destination = %sink.describe(), "no OPENSEARCH_ENDPOINT: each _bulk body goes to this log (a dry run)");
+/// Why the function cannot start: posted to the Runtime API's `/runtime/init/error`, so Lambda
+/// reports it as the init failure it is (and logged), instead of a panic or a bare exit.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{0}")]
+    Environment(String),
+    #[error("invalid configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot make the OpenSearch client: {}", crate::handler::error_chain(.0))]
+    Client(#[from] crate::delivery::ClientError),
+    #[error("cannot start alerting: {}", crate::handler::error_chain(.0))]
+    Alerting(#[from] crate::alert::notify::AlertError),
+}
+
+impl InitError {
+    /// The `errorType` posted with it.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            InitError::Environment(_) => "Runtime.InvalidEnvironment",
+            InitError::Config(_) => "NonRetryable.Configuration",
+            InitError::Client(_) => "NonRetryable.Client",
+            InitError::Alerting(_) => "NonRetryable.Alerting",
+        }
     }
-    // With a webhook, alerts go to Slack; without one, to this log (so rules can be tried first).
-    let output = if config.alerts.webhook.is_some() { Output::Slack } else { Output::Log };
-    let notifier = Notifier::new(&config.alerts, config.redact_literals, output).map_err(|e| {
-        lambda_runtime::Error::from(format!("cannot start alerting: {}", crate::handler::error_chain(&e)))
-    })?;
-    if notifier.output() == Output::Log {
-        warn!("alert rules are set but no SLACK_WEBHOOK_URL / SLACK_WEBHOOK_SECRET_ARN / SLACK_WEBHOOK_PARAMETER: alerts go to this log only");
+}
+
+/// What the runtime crate reads from the environment and panics without (it `expect`s them):
+/// checked first, so a missing one is an init error that names it.
+pub fn check_environment(lookup: impl Fn(&str) -> Option<String>) -> Result<(), InitError> {
+    for name in ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] {
+        let Some(value) = lookup(name) else {
+            return Err(InitError::Environment(format!(
+                "AWS_LAMBDA_RUNTIME_API is set, so this runs as a Lambda function, but {name} is not: \
+                 Lambda sets it; an emulator must too (unset AWS_LAMBDA_RUNTIME_API to use the command line)"
+            )));
+        };
+        if name == "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" && value.parse::<i32>().is_err() {
+            return Err(InitError::Environment(format!(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE must be a number of megabytes; got {value:?}"
+            )));
+        }
     }
-    if let (true, Some(opensearch)) = (config.install_templates, &config.opensearch) {
-        install_templates(&config, opensearch).await;
+    Ok(())
+}
+
+/// Posts `error` to `http://<api>/2018-06-01/runtime/init/error` (best effort: a failure to post
+/// is logged). Lambda then fails the init with this type and message.
+pub async fn report_init_error(api: &str, error: &InitError) {
+    let url = format!("http://{api}/2018-06-01/runtime/init/error");
+    let body = serde_json::json!({"errorType": error.error_type(), "errorMessage": error.to_string()});
+    tracing::error!(error_type = error.error_type(), error = %error, "the function cannot start");
+    let client = reqwest::Client::new();
+    let sent = client
+        .post(&url)
+        .header("Lambda-Runtime-Function-Error-Type", error.error_type())
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    if let Err(e) = sent {
+        warn!(error = %crate::handler::error_chain(&e), "cannot post the init error to the Runtime API");
     }
-    let handler = Arc::new(Handler::new(Arc::clone(&config), sink).with_notifier(notifier));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+}
+
+/// Runs the runtime loop until the execution environment ends. Configuration that does not
+/// validate, an environment the runtime crate cannot start in, or a client that cannot be made
+/// are posted as the init error. A panic inside the runtime crate (it panics on a Runtime API
+/// answer without `Lambda-Runtime-Deadline-Ms`) is caught and reported as an error.
+pub async fn run(config: Result<Config, crate::config::ConfigError>, api: String) -> Result<(), lambda_runtime::Error> {
+    #[allow(clippy::disallowed_methods)] // the runtime crate reads these itself, from the process environment
+    let checked = check_environment(|name| std::env::var(name).ok());
+    let started = match (checked, config) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Err(e)) => Err(InitError::from(e)),
+        (Ok(()), Ok(config)) => init(config).await,
+    };
+    let (handler, config) = match started {
+        Ok(ready) => ready,
+        Err(e) => {
+            report_init_error(&api, &e).await;
+            return Err(e.into());
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    let loop_task = local.spawn_local(lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
         let config = Arc::clone(&config);
         async move {
@@ -51,8 +115,48 @@ pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
             print_metrics(&summary, &config);
             summary.into_response(config.report_batch_item_failures)
         }
-    }))
-    .await
+    })));
+    match local.run_until(loop_task).await {
+        Ok(result) => result,
+        Err(join) if join.is_panic() => {
+            let payload = join.into_panic();
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            Err(format!(
+                "the Lambda runtime crate stopped on the Runtime API's answer ({what}); \
+                 Lambda always sends the Lambda-Runtime-* headers, so the Runtime API here (an emulator?) is not Lambda's"
+            )
+            .into())
+        }
+        Err(join) => Err(format!("the runtime loop ended: {join}").into()),
+    }
+}
+
+type Ready = (Arc<Handler<Destination<std::io::Stdout>>>, Arc<Config>);
+
+/// Everything made once per execution environment.
+async fn init(config: Config) -> Result<Ready, InitError> {
+    let config = Arc::new(config);
+    let sink = Destination::from_config(&config, std::io::stdout())?;
+    if sink.sends() {
+        info!(destination = %sink.describe(), "ready");
+    } else {
+        warn!(destination = %sink.describe(), "no OPENSEARCH_ENDPOINT: each _bulk body goes to this log (a dry run)");
+    }
+    // With a webhook, alerts go to Slack; without one, to this log (so rules can be tried first).
+    let output = if config.alerts.webhook.is_some() { Output::Slack } else { Output::Log };
+    let notifier = Notifier::new(&config.alerts, config.redact_literals, output)?;
+    if notifier.output() == Output::Log {
+        warn!("alert rules are set but no SLACK_WEBHOOK_URL / SLACK_WEBHOOK_SECRET_ARN / SLACK_WEBHOOK_PARAMETER: alerts go to this log only");
+    }
+    if let (true, Some(opensearch)) = (config.install_templates, &config.opensearch) {
+        install_templates(&config, opensearch).await;
+    }
+    let handler = Arc::new(Handler::new(Arc::clone(&config), sink).with_notifier(notifier));
+    Ok((handler, config))
 }
 
 /// `INSTALL_TEMPLATES=true`: the index templates, once per execution environment. A failure is

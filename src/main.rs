@@ -1,7 +1,7 @@
 //! The binary: the Lambda function when `AWS_LAMBDA_RUNTIME_API` is set, the CLI otherwise.
 
 use clap::Parser;
-use logs_to_opensearch::{alert, cli, config::RawConfig, lambda};
+use logs_to_opensearch::{cli, config::RawConfig, lambda};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -27,6 +27,27 @@ fn main() -> ExitCode {
         }
         raw.validate()
     });
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("logs-to-opensearch: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(cli) = cli else {
+        // The Lambda function: an invalid configuration is its init error (posted and logged).
+        let api =
+            std::env::var_os("AWS_LAMBDA_RUNTIME_API").map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+        // The runtime crate's own panics are caught and reported; keep their text off stderr.
+        std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panic")));
+        return match runtime.block_on(lambda::run(config, api)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "the function stops");
+                ExitCode::from(if e.to_string().starts_with("invalid configuration") { 2 } else { 1 })
+            }
+        };
+    };
     let config = match config {
         Ok(config) => config,
         Err(e) => {
@@ -35,24 +56,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let alerts = match cli.as_ref().map(|cli| cli.alert_output(&config)).transpose() {
+    let alerts = match cli.alert_output(&config) {
         Ok(alerts) => alerts,
         Err(e) => {
             eprintln!("logs-to-opensearch: {e}");
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("logs-to-opensearch: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = match cli {
-        None => runtime.block_on(lambda::run(config)).map_err(|e| anyhow::anyhow!(e)),
-        Some(cli) => runtime.block_on(cli::run(cli, config, alerts.unwrap_or(alert::notify::Output::Off))),
-    };
+    let result = runtime.block_on(cli::run(cli, config, alerts));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // `… | head`: the reader has what it wanted; stop quietly, as other Unix tools do.

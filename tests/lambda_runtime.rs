@@ -174,3 +174,59 @@ fn install_templates_puts_the_index_templates_before_the_first_batch() {
     let index = "cwl-aws-rds-instance-prod-db-1-slowquery-2026.11.21";
     assert_eq!(standin.mapping(index, "IP"), Some(common::standin::FieldType::Ip), "typed by the template");
 }
+
+/// Runs the function until it exits (at most 30 s); its exit code, stdout and stderr.
+fn run_until_exit(mut command: std::process::Command) -> (Option<i32>, String, String) {
+    let mut child = command.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the function did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_missing_lambda_variable_is_an_init_error_not_a_panic() {
+    let api = FakeRuntimeApi::start(vec![]);
+    let mut command = common::runtime_api::function_command(&api, &[]);
+    command.env_remove("AWS_LAMBDA_FUNCTION_NAME");
+    let (code, stdout, stderr) = run_until_exit(command);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(!stderr.contains("panicked") && !stdout.contains("panicked"), "{stdout}{stderr}");
+    let errors = api.init_errors();
+    assert_eq!(errors.len(), 1, "posted to /runtime/init/error: {errors:?}");
+    assert_eq!(errors[0].0.as_deref(), Some("Runtime.InvalidEnvironment"));
+    let message = errors[0].1["errorMessage"].as_str().unwrap();
+    assert!(message.contains("AWS_LAMBDA_FUNCTION_NAME is not"), "{message}");
+    assert_eq!(api.first_next_at(), None, "no invocation was asked for");
+}
+
+#[test]
+fn invalid_configuration_is_posted_as_the_init_error_naming_the_variable() {
+    let api = FakeRuntimeApi::start(vec![]);
+    let command = common::runtime_api::function_command(&api, &[("BULK_MAX_BYTES", "lots")]);
+    let (code, stdout, stderr) = run_until_exit(command);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    let errors = api.init_errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].0.as_deref(), Some("NonRetryable.Configuration"));
+    let message = errors[0].1["errorMessage"].as_str().unwrap();
+    assert!(message.starts_with("invalid configuration: BULK_MAX_BYTES") && message.contains("lots"), "{message}");
+}
+
+#[test]
+fn an_answer_without_a_deadline_stops_the_function_with_a_clear_error_not_a_panic() {
+    let event = std::fs::read(common::fixture("events/rds-mysql80-slowquery.json")).unwrap();
+    let api = FakeRuntimeApi::start(vec![("req-1".into(), event)]);
+    api.omit_deadline();
+    let (code, stdout, stderr) = run_until_exit(common::runtime_api::function_command(&api, &[]));
+    assert_eq!(code, Some(1), "exit 1, not a panic's 101: {stdout}{stderr}");
+    assert!(!stderr.contains("panicked at"), "{stderr}");
+    assert!(stdout.contains("Lambda-Runtime-") && stdout.contains("deadline"), "says what was wrong: {stdout}");
+}

@@ -27,6 +27,10 @@ struct State {
     budget_ms: u128,
     /// When the function first asked for an invocation (its initialisation was done).
     first_next_at: Option<Instant>,
+    /// `/runtime/init/error` posts: the error type header and the body.
+    init_errors: Vec<(Option<String>, Value)>,
+    /// Answer `/next` without `Lambda-Runtime-Deadline-Ms` (a broken emulator).
+    omit_deadline: bool,
 }
 
 /// The Runtime API's invocation endpoints, on the shared loopback HTTP server.
@@ -46,10 +50,22 @@ impl FakeRuntimeApi {
             answers: Vec::new(),
             budget_ms: budget.as_millis(),
             first_next_at: None,
+            init_errors: Vec::new(),
+            omit_deadline: false,
         }));
         let shared = Arc::clone(&state);
         let address = http::serve(Arc::new(move |request: Request| runtime_api(&shared, request)));
         FakeRuntimeApi { address, state }
+    }
+
+    /// `/next` answers lack `Lambda-Runtime-Deadline-Ms` from now on.
+    pub fn omit_deadline(&self) {
+        self.state.lock().unwrap().omit_deadline = true;
+    }
+
+    /// What the function posted to `/runtime/init/error`.
+    pub fn init_errors(&self) -> Vec<(Option<String>, Value)> {
+        self.state.lock().unwrap().init_errors.clone()
     }
 
     /// When the function first asked for an invocation.
@@ -83,9 +99,12 @@ fn runtime_api(state: &Mutex<State>, request: Request) -> Reply {
             // No more events: hold the request, as Lambda does between invocations.
             std::thread::sleep(Duration::from_millis(50));
         };
-        let budget = state.lock().unwrap().budget_ms;
+        let (budget, omit_deadline) = {
+            let state = state.lock().unwrap();
+            (state.budget_ms, state.omit_deadline)
+        };
         let deadline = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + budget;
-        let headers = [
+        let mut headers = vec![
             ("Lambda-Runtime-Aws-Request-Id", request_id),
             ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
             (
@@ -97,12 +116,21 @@ fn runtime_api(state: &Mutex<State>, request: Request) -> Reply {
                 "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into(),
             ),
         ];
+        if omit_deadline {
+            headers.retain(|(name, _)| *name != "Lambda-Runtime-Deadline-Ms");
+        }
         return Reply::Now(Response {
             status: 200,
             content_type: "application/json",
             body: event,
             headers: headers.into_iter().map(|(n, v)| (n.to_owned(), v)).collect(),
         });
+    }
+    if request.path == "/2018-06-01/runtime/init/error" {
+        let error_type = request.header("lambda-runtime-function-error-type").map(str::to_owned);
+        let body = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        state.lock().unwrap().init_errors.push((error_type, body));
+        return Reply::Now(Response::json(202, &serde_json::json!({"status": "OK"})));
     }
     if let Some(rest) = request.path.strip_prefix("/2018-06-01/runtime/invocation/") {
         let (request_id, kind) = rest.split_once('/').unwrap();
