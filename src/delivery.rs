@@ -221,8 +221,12 @@ impl OpenSearchSink {
     /// body of the answer.
     async fn post(&self, body: Bytes, headers: HeaderMap, timeout: Duration) -> Result<(u16, Bytes), ItemError> {
         let no_answer = |e: opensearch::Error| {
+            let reason = crate::handler::error_chain(&e);
+            if let Some(fix) = tls_problem(&reason) {
+                return ItemError { status: 0, kind: TLS_ERROR.into(), reason: format!("{reason}; {fix}") };
+            }
             let kind = if e.is_timeout() { "timeout" } else { "connection_failed" };
-            ItemError { status: 0, kind: kind.into(), reason: crate::handler::error_chain(&e) }
+            ItemError { status: 0, kind: kind.into(), reason }
         };
         let response = self
             .transport
@@ -282,6 +286,8 @@ impl OpenSearchSink {
                 };
                 let outcome = match answer {
                     Ok((status, bytes)) => classify_response(status, &bytes, request.len()),
+                    // A retry meets the same certificate: the whole request fails now.
+                    Err(error) if error.kind == TLS_ERROR => ResponseOutcome::RefusedAll(error),
                     Err(error) => ResponseOutcome::RetryAll(error),
                 };
                 match outcome {
@@ -443,7 +449,29 @@ impl<W: Write> Sink for Destination<W> {
 }
 
 fn is_retryable(error: &ItemError) -> bool {
-    !(400..500).contains(&error.status) || matches!(error.status, 408 | 429)
+    error.kind != TLS_ERROR && (!(400..500).contains(&error.status) || matches!(error.status, 408 | 429))
+}
+
+/// `ItemError::kind` of a TLS failure: permanent, as a retry meets the same certificate.
+pub const TLS_ERROR: &str = "tls";
+
+/// What to fix when a connection failed in its TLS handshake (rustls's words, through reqwest and
+/// the `opensearch` crate), or `None` for any other failure. Only handshake failures: a connection
+/// that closed later without `close_notify` is a transient failure like any other.
+pub fn tls_problem(reason: &str) -> Option<&'static str> {
+    if reason.contains("received corrupt message") || reason.contains("InvalidContentType") {
+        Some("the endpoint does not speak TLS: use http:// for a plain-HTTP port, or the cluster's HTTPS port")
+    } else if reason.contains("invalid peer certificate") {
+        Some(
+            "the cluster's certificate is not trusted or does not name the host: for a private CA, set SSL_CERT_FILE \
+             to a PEM file holding it (the system's store is read otherwise); check that the endpoint's host is \
+             the name the certificate was issued for",
+        )
+    } else if reason.contains("HandshakeFailure") || reason.contains("peer is incompatible") {
+        Some("the cluster and this client share no TLS version or cipher suite (TLS 1.2 or 1.3 is needed)")
+    } else {
+        None
+    }
 }
 
 fn failed_item(batch: &BulkBatch, failure: &Failure, outcome: &str) -> FailedItem {

@@ -311,6 +311,7 @@ impl Summary {
             failed: self.delivery.failed,
             documents: self.delivery.documents,
             retryable: self.delivery.failed_retryable > 0,
+            tls: self.delivery.failures.iter().any(|f| f.error_type == crate::delivery::TLS_ERROR),
             first: self.delivery.failures.iter().find(|f| f.outcome != "dead-lettered").map_or_else(String::new, |f| {
                 format!("; first: {} {} in {}: {}", f.status, f.error_type, f.index, f.reason)
             }),
@@ -337,7 +338,7 @@ pub enum HandlerError {
         "{failed} of {documents} documents were neither indexed nor dead-lettered{first}; \
          the event fails so that Lambda retries it and then keeps it in the on-failure destination (re-drive with `replay`)"
     )]
-    Undelivered { failed: usize, documents: usize, retryable: bool, first: String },
+    Undelivered { failed: usize, documents: usize, retryable: bool, tls: bool, first: String },
     #[error(transparent)]
     Client(#[from] crate::delivery::ClientError),
 }
@@ -392,6 +393,7 @@ impl HandlerError {
             HandlerError::Decode(e) => e.kind(),
             HandlerError::Sink(_) => "Sink",
             HandlerError::Undelivered { retryable: true, .. } => "Undelivered",
+            HandlerError::Undelivered { retryable: false, tls: true, .. } => "Tls",
             HandlerError::Undelivered { retryable: false, .. } => "Refused",
             HandlerError::Client(_) => "Client",
         };

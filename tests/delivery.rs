@@ -472,3 +472,17 @@ fn a_subscription_event_never_answers_with_batch_item_failures() {
     assert_eq!(summary.delivery.failed, 2);
     assert!(summary.into_response(true).is_err(), "only failing keeps a subscription event");
 }
+
+#[test]
+fn a_tls_failure_is_permanent_and_named_nonretryable_tls() {
+    let standin = StandIn::start(Auth::SigV4 { service: "es" });
+    let https = standin.url.replace("http://", "https://");
+    let handler = handler(config(&standin, &[("OPENSEARCH_ENDPOINT", https.as_str())]));
+    let started = Instant::now();
+    let summary = invoke(&handler, &event_of(&slow_queries(2)), Duration::from_secs(20));
+    assert!(started.elapsed() < Duration::from_secs(5), "not retried until the deadline");
+    assert_eq!((summary.delivery.failed, summary.delivery.requests, summary.delivery.retried), (2, 1, 0));
+    let error = summary.undelivered().unwrap();
+    assert_eq!(error.error_type(), "NonRetryable.Tls");
+    assert!(logs_to_opensearch::handler::error_chain(&error).contains("use http://"), "{error:?}");
+}

@@ -91,6 +91,12 @@ fn connection(stream: TcpStream, handler: Handler) {
     stream.set_read_timeout(Some(Duration::from_secs(60))).ok();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
+    // Not HTTP (a TLS ClientHello starts with 0x16): answer 400 and close, as real servers do
+    // (OpenSearch's Netty, Python's http.server), rather than waiting for a line that never ends.
+    if reader.fill_buf().is_ok_and(|bytes| bytes.first().is_some_and(|b| !b.is_ascii_uppercase())) {
+        let _ = writer.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+    }
     while let Some(request) = read_request(&mut reader) {
         let close = request.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
         let response = match handler(request) {
