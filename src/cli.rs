@@ -192,6 +192,18 @@ pub enum Command {
         /// Entries per batch (one `_bulk` request each, once sending is configured).
         #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         batch_size: u32,
+        /// Skip the first N entries (they were delivered by an earlier run that stopped).
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = 0,
+            long_help = "Skip the first N entries of the file: they were delivered by an earlier run.\n\
+                         A run stops at the first batch the cluster did not take within --retry-for\n\
+                         (one retry budget for the whole run, not one per batch) and says the N to\n\
+                         resume from. Resuming earlier than needed is harmless: ids derive from the\n\
+                         entries, so what is sent again overwrites itself."
+        )]
+        resume_from: u64,
     },
 }
 
@@ -205,13 +217,18 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
     let handler = Handler::new(Arc::clone(&config), sink).with_notifier(notifier);
     let retry_for = Duration::from_secs(cli.retry_for);
     let started = Instant::now();
+    // Where a backfill stopped: its file and the number of entries before the batch not taken.
+    let mut stop_point = None;
     let mut summary = match cli.command {
         Command::Setup { retention_days, dashboards_path, no_dashboards, no_ism } => {
             return setup(&config, retention_days, &dashboards_path, no_dashboards, no_ism).await;
         }
         Command::Replay { event } => replay(&handler, &event, retry_for).await?,
-        Command::Slowlog { file, log_group, log_stream, owner, batch_size } => {
-            slowlog(&handler, &file, log_group, log_stream, owner, batch_size as usize, retry_for).await?
+        Command::Slowlog { file, log_group, log_stream, owner, batch_size, resume_from } => {
+            let backfill = Backfill { log_group, log_stream, owner, batch_size: batch_size as usize, resume_from };
+            let (summary, stopped) = slowlog(&handler, &file, backfill, retry_for).await?;
+            stop_point = stopped.map(|entry| (file, entry));
+            summary
         }
     };
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -228,10 +245,26 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
             f.reason
         );
     }
-    match summary.undelivered() {
-        Some(error) => Err(error.into()),
-        None => Ok(()),
+    match (summary.undelivered(), stop_point) {
+        (Some(error), Some((file, entry))) => Err(anyhow::Error::from(error).context(format!(
+            "{}: stopped at the first batch the cluster did not take within --retry-for {} s; the {entry} entries \
+             before it are delivered (or dead-lettered); when the cluster is back, run the same command with \
+             --resume-from {entry}",
+            display(&file),
+            cli.retry_for
+        ))),
+        (Some(error), None) => Err(error.into()),
+        (None, _) => Ok(()),
     }
+}
+
+/// What `slowlog` is told besides the file.
+struct Backfill {
+    log_group: String,
+    log_stream: Option<String>,
+    owner: String,
+    batch_size: usize,
+    resume_from: u64,
 }
 
 /// `setup`: each piece in turn, a line on stderr for each; stops at the first failure.
@@ -286,15 +319,16 @@ async fn replay<S: Sink>(handler: &Handler<S>, path: &Path, retry_for: Duration)
         .with_context(|| format!("{}: cannot replay", display(path)))
 }
 
+/// A slow-log file in batches. One retry budget for the run: it stops at the first batch with
+/// documents neither indexed nor dead-lettered (the cluster did not take it within `retry_for`),
+/// and returns how many entries came before that batch (the `--resume-from` to give).
 async fn slowlog<S: Sink>(
     handler: &Handler<S>,
     path: &Path,
-    log_group: String,
-    log_stream: Option<String>,
-    owner: String,
-    batch_size: usize,
+    backfill: Backfill,
     retry_for: Duration,
-) -> Result<Summary> {
+) -> Result<(Summary, Option<u64>)> {
+    let Backfill { log_group, log_stream, owner, batch_size, resume_from } = backfill;
     let (reader, stream_default, modified): (Box<dyn BufRead>, String, SystemTime) = if is_stdin(path) {
         (Box::new(io::stdin().lock()), "stdin".to_owned(), SystemTime::now())
     } else {
@@ -319,19 +353,42 @@ async fn slowlog<S: Sink>(
     let mut batch = new_batch();
     // Alerts are grouped over the whole file: a backfill makes at most ALERT_MAX_MESSAGES.
     let mut collector = handler.collector();
+    // Entries read so far, and how many came before the batch being filled.
+    let mut read: u64 = 0;
+    let mut batch_start: u64 = resume_from;
+    let mut stopped = None;
     for entry in EntrySplitter::new(reader) {
         let entry = entry.with_context(|| format!("{}: read failed", display(path)))?;
-        batch.log_events.push(maker.event(entry));
+        // Skipped entries still go through the maker: ids count identical entries in order.
+        let event = maker.event(entry);
+        read += 1;
+        if read <= resume_from {
+            continue;
+        }
+        batch.log_events.push(event);
         if batch.log_events.len() == batch_size {
             let full = std::mem::replace(&mut batch, new_batch());
-            summary.add(&handler.handle_batch(full, Instant::now() + retry_for, &mut collector).await?);
+            let part = handler.handle_batch(full, Instant::now() + retry_for, &mut collector).await?;
+            summary.add(&part);
+            if part.delivery.failed > 0 {
+                stopped = Some(batch_start);
+                break;
+            }
+            batch_start = read;
         }
     }
-    if !batch.log_events.is_empty() {
-        summary.add(&handler.handle_batch(batch, Instant::now() + retry_for, &mut collector).await?);
+    if stopped.is_none() && !batch.log_events.is_empty() {
+        let part = handler.handle_batch(batch, Instant::now() + retry_for, &mut collector).await?;
+        summary.add(&part);
+        if part.delivery.failed > 0 {
+            stopped = Some(batch_start);
+        }
+    }
+    if read < resume_from {
+        anyhow::bail!("{}: --resume-from {resume_from}, but the file holds {read} entries", display(path));
     }
     summary.alerts = handler.alert(collector, Instant::now() + retry_for).await;
-    Ok(summary)
+    Ok((summary, stopped))
 }
 
 fn read_input(path: &Path) -> Result<Vec<u8>> {

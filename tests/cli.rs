@@ -490,3 +490,50 @@ fn slowlog_groups_alerts_over_the_whole_run() {
     assert!(stderr.contains("Slow query on db-9: 42.5 s (slowest of 12)"), "{stderr}");
     assert!(stderr.contains("SELECT * FROM orders WHERE id = 7"), "{stderr}");
 }
+
+#[test]
+fn a_backfill_against_a_dead_cluster_stops_once_and_resumes_where_it_stopped() {
+    use common::standin::{Auth, Fault, StandIn};
+    let standin = StandIn::start(Auth::None);
+    let entry = common::read_fixture("entries/rds-mysql57-select.log");
+    // 12 entries (identical ones get ids of their own), 4 batches of 3.
+    let (dir, file) = temp_file("lto-resume", "slow.log", entry.repeat(12).as_bytes());
+    let backfill = |extra: &[&str]| {
+        let mut args = vec!["slowlog", file.to_str().unwrap(), "--log-group", "/aws/rds/instance/db/slowquery"];
+        args.extend(["--batch-size", "3", "--retry-for", "2", "--endpoint", standin.url.as_str()]);
+        args.extend(extra);
+        bin().env("OPENSEARCH_AUTH", "none").args(&args).output().unwrap()
+    };
+    let index = "cwl-aws-rds-instance-db-slowquery-2026.11.21";
+    // The first batch is taken, then the cluster is gone.
+    standin.script(Fault::Pass);
+    for _ in 0..500 {
+        standin.script(Fault::Status(503));
+    }
+    let started = std::time::Instant::now();
+    let out = backfill(&[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "one retry budget for the run, not one per batch: {:?}",
+        started.elapsed()
+    );
+    assert!(stderr.contains("the 3 entries before it are delivered"), "{stderr}");
+    assert!(stderr.contains("--resume-from 3"), "{stderr}");
+    assert!(stderr.contains("6 events in 2 batches"), "stopped after the second batch: {stderr}");
+    assert_eq!(standin.count(index), 3);
+
+    // The cluster is back: resume.
+    standin.clear_faults();
+    let out = backfill(&["--resume-from", "3"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("9 events in 3 batches"), "{stderr}");
+    assert_eq!(standin.count(index), 12, "every entry once");
+
+    let out = backfill(&["--resume-from", "40"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--resume-from 40, but the file holds 12 entries"), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(dir).ok();
+}

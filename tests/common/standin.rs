@@ -163,6 +163,12 @@ impl StandIn {
         self.state.lock().unwrap().faults.push_back(fault);
     }
 
+    /// Drops the faults not yet used: the cluster is healthy again.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn clear_faults(&self) {
+        self.state.lock().unwrap().faults.clear();
+    }
+
     pub fn document(&self, index: &str, id: &str) -> Option<Value> {
         self.state.lock().unwrap().indices.get(index)?.docs.get(id).map(|(_, doc)| doc.clone())
     }
