@@ -219,7 +219,12 @@ impl OpenSearchSink {
 
     /// One POST `/_bulk` (signed by the transport over exactly these bytes); the status and the
     /// body of the answer.
-    async fn post(&self, body: Bytes, headers: HeaderMap, timeout: Duration) -> Result<(u16, Bytes), ItemError> {
+    async fn post(
+        &self,
+        body: Bytes,
+        headers: HeaderMap,
+        timeout: Duration,
+    ) -> Result<(u16, Bytes, Option<Duration>), ItemError> {
         let no_answer = |e: opensearch::Error| {
             let reason = crate::handler::error_chain(&e);
             if let Some(fix) = tls_problem(&reason) {
@@ -234,8 +239,15 @@ impl OpenSearchSink {
             .await
             .map_err(no_answer)?;
         let status = response.status_code().as_u16();
+        // `Retry-After: <seconds>` (a 429 or 503 that says how long to wait).
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let bytes = response.bytes().await.map_err(no_answer)?;
-        Ok((status, bytes))
+        Ok((status, bytes, retry_after))
     }
 
     /// Sends `items` of `batch` until each is indexed, refused for good, or out of time.
@@ -254,6 +266,8 @@ impl OpenSearchSink {
         let mut round = 0u32;
         while !pending.is_empty() {
             let mut retry: Vec<(usize, ItemError)> = Vec::new();
+            // The longest `Retry-After` the cluster asked for in this round.
+            let mut asked_wait = Duration::ZERO;
             let sizes: Vec<usize> = pending.iter().map(|&i| batch.item(i).len()).collect();
             let mut requests: Vec<Vec<usize>> =
                 request_ranges(&sizes, self.max_bytes).into_iter().map(|r| pending[r].to_vec()).collect();
@@ -285,7 +299,12 @@ impl OpenSearchSink {
                     Err(error) => Err(error),
                 };
                 let outcome = match answer {
-                    Ok((status, bytes)) => classify_response(status, &bytes, request.len()),
+                    Ok((status, bytes, retry_after)) => {
+                        if let Some(wait) = retry_after.filter(|_| matches!(status, 429 | 503)) {
+                            asked_wait = asked_wait.max(wait);
+                        }
+                        classify_response(status, &bytes, request.len())
+                    }
                     // A retry meets the same certificate: the whole request fails now.
                     Err(error) if error.kind == TLS_ERROR => ResponseOutcome::RefusedAll(error),
                     Err(error) => ResponseOutcome::RetryAll(error),
@@ -333,7 +352,14 @@ impl OpenSearchSink {
                 break;
             }
             round += 1;
-            let pause = self.policy.backoff(round, self.next_random());
+            let pause = self.policy.backoff(round, self.next_random()).max(asked_wait);
+            if !asked_wait.is_zero() {
+                tracing::info!(
+                    retry_after_ms = asked_wait.as_millis() as u64,
+                    items = retry.len(),
+                    "the cluster asked to wait (Retry-After) before sending again"
+                );
+            }
             let time_for_another = Instant::now()
                 .checked_add(pause + self.policy.min_attempt + self.policy.reserve)
                 .is_some_and(|t| t <= deadline);

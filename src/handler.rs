@@ -187,6 +187,8 @@ pub struct Summary {
     /// [`Summary::into_response`].
     #[serde(rename = "batchItemFailures", skip_serializing_if = "Vec::is_empty")]
     pub batch_item_failures: Vec<BatchItemFailure>,
+    /// Time spent decoding and delivering (in the Lambda: not the alerts sent beside it, which
+    /// are `alert_ms`, so a Slack rate limit never shows as slow indexing; in the CLI: the run).
     pub duration_ms: u64,
     /// What the sink did: attempted, indexed, dead-lettered, failed, … (flattened in the JSON).
     #[serde(flatten)]
@@ -517,6 +519,7 @@ impl<S: Sink> Handler<S> {
             encoded.push((at, sequence_number, batch, part));
         }
         let index = async {
+            let indexing = Instant::now();
             let mut summary = Summary::default();
             for (at, sequence_number, batch, mut part) in encoded {
                 if let Some(batch) = batch {
@@ -530,12 +533,13 @@ impl<S: Sink> Handler<S> {
                 }
                 summary.add(&part);
             }
+            summary.duration_ms = u64::try_from(indexing.elapsed().as_millis()).unwrap_or(u64::MAX);
             Ok::<_, HandlerError>(summary)
         };
         let (summary, alerts) = tokio::join!(index, self.alert(collector, deadline));
         let mut summary = summary?;
         summary.alerts = alerts;
-        summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        debug!(total_ms = started.elapsed().as_millis() as u64, "invocation done");
         log_summary(&summary);
         Ok(summary)
     }
@@ -645,6 +649,9 @@ pub fn log_summary(summary: &Summary) {
         alerts_failed = summary.alerts.alerts_failed,
         alerts_rate_limited = summary.alerts.alerts_rate_limited,
         alerts_held = summary.alerts.alerts_held,
+        alert_ms = summary.alerts.alert_ms,
+        alert_wait_ms = summary.alerts.alert_wait_ms,
+        undecodable_records = summary.undecodable_records,
         "invocation summary"
     );
     for f in &summary.delivery.failures {

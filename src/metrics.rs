@@ -30,6 +30,9 @@ const METRICS: &[Metric] = &[
     ("AlertsFailed", "Count", |s| s.alerts.alerts_failed as u64),
     ("AlertsRateLimited", "Count", |s| s.alerts.alerts_rate_limited as u64),
     ("AlertsHeld", "Count", |s| s.alerts.alerts_held as u64),
+    ("AlertDuration", "Milliseconds", |s| s.alerts.alert_ms),
+    ("AlertWait", "Milliseconds", |s| s.alerts.alert_wait_ms),
+    ("UndecodableRecords", "Count", |s| s.undecodable_records as u64),
 ];
 
 /// The EMF document for one invocation, as one line of JSON.

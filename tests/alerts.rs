@@ -313,6 +313,17 @@ fn retry_after_is_waited_out_when_the_invocation_has_the_time() {
     let summary = invoke(&handler, &fixture_event("rds-mysql80-slowquery.json"), Duration::from_secs(30));
     assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was respected");
     assert_eq!((summary.alerts.alerts_sent, summary.alerts.alerts_rate_limited), (2, 0));
+    // The wait is the alerts' time, said apart from indexing's: a rate-limited Slack does not
+    // make the invocation's Duration (its EMF metric) look like slow indexing.
+    assert!(summary.alerts.alert_wait_ms >= 1000 && summary.alerts.alert_ms >= summary.alerts.alert_wait_ms);
+    assert!(summary.duration_ms < 1000, "indexing took {} ms of the wait", summary.duration_ms);
+    let emf: serde_json::Value = serde_json::from_str(&logs_to_opensearch::metrics::emf_line(
+        &summary,
+        &logs_to_opensearch::config::MetricsConfig::default(),
+        0,
+    ))
+    .unwrap();
+    assert!(emf["AlertWait"].as_u64() >= Some(1000) && emf["Duration"].as_u64() < Some(1000), "{emf}");
 }
 
 #[test]

@@ -486,3 +486,17 @@ fn a_tls_failure_is_permanent_and_named_nonretryable_tls() {
     assert_eq!(error.error_type(), "NonRetryable.Tls");
     assert!(logs_to_opensearch::handler::error_chain(&error).contains("use http://"), "{error:?}");
 }
+
+#[test]
+fn a_429_with_retry_after_is_waited_out_as_the_cluster_asked() {
+    let standin = StandIn::start(Auth::SigV4 { service: "es" });
+    let handler = handler(config(&standin, &[]));
+    standin.script(Fault::RetryAfter(1));
+    let started = Instant::now();
+    let summary = invoke(&handler, &event_of(&slow_queries(2)), Duration::from_secs(30));
+    let waited = started.elapsed();
+    assert_eq!((summary.delivery.indexed, summary.delivery.requests), (2, 2));
+    // The policy alone would pause at most 200 ms (FAST's cap): the second request waited the second.
+    assert!(waited >= Duration::from_secs(1), "resent after {waited:?}, before Retry-After");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+}

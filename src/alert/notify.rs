@@ -63,10 +63,16 @@ pub struct AlertReport {
     /// Messages held back because the same alert went out less than `ALERT_COOLDOWN_SECONDS`
     /// ago from this execution environment (their entries are counted in the next one).
     pub alerts_held: usize,
+    /// Time spent sending alerts (beside indexing, not part of its `duration_ms`).
+    pub alert_ms: u64,
+    /// Of `alert_ms`, time spent waiting out Slack's `Retry-After`.
+    pub alert_wait_ms: u64,
 }
 
 impl AlertReport {
     pub fn add(&mut self, other: &AlertReport) {
+        self.alert_ms += other.alert_ms;
+        self.alert_wait_ms += other.alert_wait_ms;
         self.alert_entries += other.alert_entries;
         self.alert_messages += other.alert_messages;
         self.alerts_sent += other.alerts_sent;
@@ -274,7 +280,9 @@ impl Notifier {
                 }
             }
             Output::Slack => {
+                let started = Instant::now();
                 let sent = self.send(&payloads, deadline.checked_sub(RESERVE).unwrap_or(deadline), &mut report).await;
+                report.alert_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
                 for (group, _) in alerts.messages.iter().zip(sent).filter(|(_, sent)| *sent) {
                     recent.insert(cooldown_key(group), Recent { sent_at: Instant::now(), held_entries: 0 });
@@ -317,7 +325,13 @@ impl Notifier {
                 Err(AlertError::RateLimited(wait)) => {
                     if waits < MAX_WAITS && Instant::now() + wait < deadline {
                         waits += 1;
+                        info!(
+                            retry_after_ms = wait.as_millis() as u64,
+                            waiting = rest,
+                            "Slack rate-limited the alerts (HTTP 429): waiting Retry-After before sending again"
+                        );
                         tokio::time::sleep(wait).await;
+                        report.alert_wait_ms += u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
                     } else {
                         report.alerts_rate_limited += rest;
                         warn!(

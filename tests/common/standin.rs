@@ -59,6 +59,8 @@ pub enum Fault {
     DropConnection,
     /// The request is handled, but answered after this pause.
     Slow(Duration),
+    /// The whole request refused with 429 and `Retry-After: <seconds>`.
+    RetryAfter(u64),
     /// No fault: the request is handled normally (lines a random script up with requests).
     Pass,
 }
@@ -893,6 +895,13 @@ fn apply_fault(fault: Option<Fault>) -> Result<(Vec<usize>, Option<Duration>), R
         Some(Fault::Status(429)) => {
             let reason = "rejected execution of coordinating operation [coordinating_and_primary_bytes=0, replica_bytes=0, all_bytes=0, coordinating_operation_bytes=1024, max_coordinating_and_primary_bytes=0]";
             Err(refuse(429, "es_rejected_execution_exception", reason))
+        }
+        Some(Fault::RetryAfter(seconds)) => {
+            let Reply::Now(mut response) = refuse(429, "es_rejected_execution_exception", "rejected execution") else {
+                unreachable!("refuse answers now")
+            };
+            response.headers.push(("Retry-After".to_owned(), seconds.to_string()));
+            Err(Reply::Now(response))
         }
         Some(Fault::Status(status)) => Err(refuse(status, "master_not_discovered_exception", "no cluster-manager")),
         Some(Fault::HtmlBadGateway) => Err(Reply::Now(Response::html(502, "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"))),
