@@ -540,7 +540,7 @@ impl RawConfig {
             None => None,
             Some("SLACK_WEBHOOK_URL") => {
                 let value = self.get("SLACK_WEBHOOK_URL").unwrap_or_default();
-                crate::alert::notify::webhook_url(value).map_err(|problem| ConfigError::WebhookUrl { problem })?;
+                crate::alert::slack::webhook_url(value).map_err(|problem| ConfigError::WebhookUrl { problem })?;
                 Some(WebhookSource::Url(Secret::new(value.trim())))
             }
             Some(name @ "SLACK_WEBHOOK_SECRET_ARN") => {

@@ -26,7 +26,7 @@ use crate::bulk::{
     ResponseOutcome,
 };
 use crate::config::{Auth, Compression, Config, OpenSearchConfig};
-use crate::handler::{FailedItem, PrintSink, Sink, SinkError, SinkReport};
+use crate::sink::{FailedItem, PrintSink, Sink, SinkError, SinkReport, TLS_ERROR};
 use bytes::Bytes;
 use opensearch::http::headers::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
 use opensearch::http::transport::{SingleNodeConnectionPool, Transport, TransportBuilder};
@@ -226,7 +226,7 @@ impl OpenSearchSink {
         timeout: Duration,
     ) -> Result<(u16, Bytes, Option<Duration>), ItemError> {
         let no_answer = |e: opensearch::Error| {
-            let reason = crate::handler::error_chain(&e);
+            let reason = crate::text::error_chain(&e);
             if let Some(fix) = tls_problem(&reason) {
                 return ItemError { status: 0, kind: TLS_ERROR.into(), reason: format!("{reason}; {fix}") };
             }
@@ -477,9 +477,6 @@ impl<W: Write> Sink for Destination<W> {
 fn is_retryable(error: &ItemError) -> bool {
     error.kind != TLS_ERROR && (!(400..500).contains(&error.status) || matches!(error.status, 408 | 429))
 }
-
-/// `ItemError::kind` of a TLS failure: permanent, as a retry meets the same certificate.
-pub const TLS_ERROR: &str = "tls";
 
 /// What to fix when a connection failed in its TLS handshake (rustls's words, through reqwest and
 /// the `opensearch` crate), or `None` for any other failure. Only handshake failures: a connection

@@ -87,7 +87,7 @@ impl fmt::Display for Location {
 }
 
 /// Why an event could not be decoded. None of these can succeed on retry. The message names the
-/// layer; the underlying error is its `source()` (see [`crate::handler::error_chain`]).
+/// layer; the underlying error is its `source()` (see [`crate::text::error_chain`]).
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("the event is not JSON")]

@@ -15,141 +15,18 @@ use crate::bulk::{BulkBatch, Encoder};
 use crate::config::Config;
 use crate::document::{Body, Document, DocumentBuilder, StreamMeta};
 use crate::event::{self, DecodeError, LogsData};
+pub use crate::sink::{FailedItem, PrintSink, Sink, SinkError, SinkReport, FAILURES_SHOWN};
+use crate::text::error_chain;
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use serde_json::Value;
-use std::future::Future;
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 use tracing::{debug, info, warn};
 
 /// How many parse warnings an invocation (or a CLI run) logs in full; the rest are counted.
 const WARNINGS_LOGGED: usize = 3;
-
-/// Where documents go.
-pub trait Sink {
-    /// Takes one batch's `_bulk` body (owned, so a sender can keep it for retries); gives up
-    /// retrying early enough to report before `deadline`.
-    fn submit(&self, batch: BulkBatch, deadline: Instant) -> impl Future<Output = Result<SinkReport, SinkError>>;
-    /// One line for the summary: where the documents went.
-    fn describe(&self) -> String;
-}
-
-/// What a sink did with one batch.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct SinkReport {
-    /// Items in the batch.
-    pub documents: usize,
-    /// Acknowledged by OpenSearch (0 for a dry run).
-    pub indexed: usize,
-    /// Items sent again after a retryable failure (one count per resend).
-    pub retried: usize,
-    /// Refused for good and written to the dead-letter index.
-    pub dead_lettered: usize,
-    /// Neither indexed nor dead-lettered: the invocation fails so the event is kept.
-    pub failed: usize,
-    /// Of `failed`, those a later attempt may deliver (429, 5xx, timeouts, …).
-    pub failed_retryable: usize,
-    /// Whole requests refused with a status a retry cannot change (403, 400, 404).
-    pub refused_requests: usize,
-    /// Request bytes sent (after compression), or written for a dry run.
-    pub bytes: usize,
-    pub requests: usize,
-    /// The first few dead-lettered or failed items, with their reasons.
-    pub failures: Vec<FailedItem>,
-}
-
-impl FailedItem {
-    /// `after 3 attempts`.
-    pub fn attempts_text(&self) -> String {
-        format!("after {} attempt{}", self.attempts, if self.attempts == 1 { "" } else { "s" })
-    }
-}
-
-impl SinkReport {
-    /// Adds another batch's report (keeping the first few failures).
-    pub fn add(&mut self, other: &SinkReport) {
-        self.documents += other.documents;
-        self.indexed += other.indexed;
-        self.retried += other.retried;
-        self.dead_lettered += other.dead_lettered;
-        self.failed += other.failed;
-        self.failed_retryable += other.failed_retryable;
-        self.refused_requests += other.refused_requests;
-        self.requests += other.requests;
-        self.bytes += other.bytes;
-        let room = FAILURES_SHOWN.saturating_sub(self.failures.len());
-        self.failures.extend(other.failures.iter().take(room).cloned());
-    }
-
-    /// Keeps `item` if fewer than [`FAILURES_SHOWN`] are kept.
-    pub fn note_failure(&mut self, item: FailedItem) {
-        if self.failures.len() < FAILURES_SHOWN {
-            self.failures.push(item);
-        }
-    }
-}
-
-/// How many failed items an invocation reports in full; the rest are counted.
-pub const FAILURES_SHOWN: usize = 5;
-
-/// One item that was dead-lettered or not delivered, for the log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FailedItem {
-    pub index: String,
-    pub id: String,
-    /// HTTP status; 0 when there was no answer.
-    pub status: u16,
-    pub error_type: String,
-    pub reason: String,
-    pub attempts: u32,
-    /// `dead-lettered`, `failed`, …
-    pub outcome: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SinkError {
-    #[error("writing the _bulk body failed")]
-    Write(#[source] std::io::Error),
-}
-
-impl SinkError {
-    /// Whether running the same event again can succeed.
-    pub fn is_retryable(&self) -> bool {
-        false
-    }
-}
-
-/// Writes each batch's `_bulk` body to a writer (stdout in the CLI and in a Lambda without an
-/// endpoint): a dry run that pipes into `curl --data-binary @-`.
-pub struct PrintSink<W> {
-    writer: Mutex<W>,
-}
-
-impl<W: Write> PrintSink<W> {
-    pub fn new(writer: W) -> Self {
-        PrintSink { writer: Mutex::new(writer) }
-    }
-
-    /// The writer back, for tests.
-    pub fn into_inner(self) -> W {
-        self.writer.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl<W: Write> Sink for PrintSink<W> {
-    async fn submit(&self, batch: BulkBatch, _deadline: Instant) -> Result<SinkReport, SinkError> {
-        let mut writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        writer.write_all(batch.body()).and_then(|()| writer.flush()).map_err(SinkError::Write)?;
-        Ok(SinkReport { documents: batch.len(), bytes: batch.body().len(), ..SinkReport::default() })
-    }
-
-    fn describe(&self) -> String {
-        "written as a _bulk body to standard output (dry run: no OpenSearch endpoint configured)".to_owned()
-    }
-}
 
 /// Counts of one invocation (also the Lambda's response).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -313,7 +190,7 @@ impl Summary {
             failed: self.delivery.failed,
             documents: self.delivery.documents,
             retryable: self.delivery.failed_retryable > 0,
-            tls: self.delivery.failures.iter().any(|f| f.error_type == crate::delivery::TLS_ERROR),
+            tls: self.delivery.failures.iter().any(|f| f.error_type == crate::sink::TLS_ERROR),
             first: self.delivery.failures.iter().find(|f| f.outcome != "dead-lettered").map_or_else(String::new, |f| {
                 format!("; first: {} {} in {}: {}", f.status, f.error_type, f.index, f.reason)
             }),
@@ -341,8 +218,6 @@ pub enum HandlerError {
          the event fails so that Lambda retries it and then keeps it in the on-failure destination (re-drive with `replay`)"
     )]
     Undelivered { failed: usize, documents: usize, retryable: bool, tls: bool, first: String },
-    #[error(transparent)]
-    Client(#[from] crate::delivery::ClientError),
 }
 
 impl std::fmt::Debug for HandlerError {
@@ -351,39 +226,10 @@ impl std::fmt::Debug for HandlerError {
     }
 }
 
-/// An error and its sources, joined with `: ` (each message says only its own part).
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        // Some errors (reqwest's, through opensearch's) repeat their source in their own message.
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-/// Characters of an answer's body quoted in an error or a log line.
-pub const BODY_QUOTED: usize = 200;
-
-/// An answer's body for an error or a log line: at most [`BODY_QUOTED`] characters (an ellipsis
-/// says when cut), control characters as spaces, so it stays on one line.
-pub fn quote(body: &str) -> String {
-    let mut text: String = body.chars().take(BODY_QUOTED).map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if body.chars().count() > BODY_QUOTED {
-        text.push('…');
-    }
-    text.trim().to_owned()
-}
-
 impl HandlerError {
     pub fn is_retryable(&self) -> bool {
         match self {
-            HandlerError::Decode(_) | HandlerError::Client(_) => false,
+            HandlerError::Decode(_) => false,
             HandlerError::Sink(e) => e.is_retryable(),
             HandlerError::Undelivered { retryable, .. } => *retryable,
         }
@@ -397,7 +243,6 @@ impl HandlerError {
             HandlerError::Undelivered { retryable: true, .. } => "Undelivered",
             HandlerError::Undelivered { retryable: false, tls: true, .. } => "Tls",
             HandlerError::Undelivered { retryable: false, .. } => "Refused",
-            HandlerError::Client(_) => "Client",
         };
         let retry = if self.is_retryable() { "Retryable" } else { "NonRetryable" };
         format!("{retry}.{kind}")
@@ -670,16 +515,5 @@ pub fn log_summary(summary: &Summary) {
         (summary.delivery.failed + summary.delivery.dead_lettered).saturating_sub(summary.delivery.failures.len());
     if not_shown > 0 {
         warn!(not_shown, "more items were not indexed; only the first {FAILURES_SHOWN} are logged");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_bodies_are_quoted_short_and_on_one_line() {
-        assert_eq!(quote("invalid_payload\n"), "invalid_payload");
-        assert_eq!(quote(&"x".repeat(500)).chars().count(), BODY_QUOTED + 1);
     }
 }

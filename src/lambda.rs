@@ -29,9 +29,9 @@ pub enum InitError {
     Environment(String),
     #[error("invalid configuration: {0}")]
     Config(#[from] crate::config::ConfigError),
-    #[error("cannot make the OpenSearch client: {}", crate::handler::error_chain(.0))]
+    #[error("cannot make the OpenSearch client: {}", crate::text::error_chain(.0))]
     Client(#[from] crate::delivery::ClientError),
-    #[error("cannot start alerting: {}", crate::handler::error_chain(.0))]
+    #[error("cannot start alerting: {}", crate::text::error_chain(.0))]
     Alerting(#[from] crate::alert::notify::AlertError),
 }
 
@@ -82,7 +82,7 @@ pub async fn report_init_error(api: &str, error: &InitError) {
         .send()
         .await;
     if let Err(e) = sent {
-        warn!(error = %crate::handler::error_chain(&e), "cannot post the init error to the Runtime API");
+        warn!(error = %crate::text::error_chain(&e), "cannot post the init error to the Runtime API");
     }
 }
 
@@ -167,7 +167,7 @@ async fn install_templates(config: &Config, opensearch: &crate::config::OpenSear
         Ok(transport) => {
             setup::install_templates(&transport, &assets, opensearch.timeout).await.map_err(|e| e.to_string())
         }
-        Err(e) => Err(crate::handler::error_chain(&e)),
+        Err(e) => Err(crate::text::error_chain(&e)),
     };
     match installed {
         Ok(done) => info!(installed = ?done, "index templates installed (INSTALL_TEMPLATES)"),

@@ -2,8 +2,8 @@
 //! slow-query log groups → typed OpenSearch documents → `_bulk` bodies.
 //!
 //! Pure core (no I/O, no clock, no logging): [`event`], [`slowlog`], [`fingerprint`], [`document`],
-//! [`index_name`], [`bulk`], [`json`]. At the edges: [`config`] (environment), [`handler`] (wiring and the
-//! sink seam), [`slowlog_file`] (reading files), [`cli`] and [`lambda`] (the binary's two faces).
+//! [`index_name`], [`bulk`], [`json`]. At the edges: [`config`] (environment), [`sink`] (where documents
+//! go: the seam), [`handler`] (wiring), [`delivery`] (sending), [`slowlog_file`] (reading files), [`cli`] and [`lambda`] (the binary's two faces).
 //! The document contract and failure semantics are in `../shared/DESIGN.md` and the README.
 
 pub mod alert;
@@ -21,5 +21,7 @@ pub mod lambda;
 pub mod metrics;
 pub mod redact;
 pub mod setup;
+pub mod sink;
 pub mod slowlog;
 pub mod slowlog_file;
+pub mod text;

@@ -16,7 +16,7 @@
 //! index prefix and retention (pure). With `INSTALL_TEMPLATES=true` the Lambda function installs
 //! the three templates once per execution environment, before its first batch.
 
-use crate::handler::{error_chain, quote};
+use crate::text::{error_chain, quote};
 use bytes::Bytes;
 use opensearch::http::headers::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use opensearch::http::transport::Transport;

@@ -484,7 +484,7 @@ fn a_tls_failure_is_permanent_and_named_nonretryable_tls() {
     assert_eq!((summary.delivery.failed, summary.delivery.requests, summary.delivery.retried), (2, 1, 0));
     let error = summary.undelivered().unwrap();
     assert_eq!(error.error_type(), "NonRetryable.Tls");
-    assert!(logs_to_opensearch::handler::error_chain(&error).contains("use http://"), "{error:?}");
+    assert!(logs_to_opensearch::text::error_chain(&error).contains("use http://"), "{error:?}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod common;
 use aws_lambda_events::cloudwatch_logs::{LogData, LogEntry, LogsEvent};
 use aws_lambda_events::kinesis::KinesisEvent;
 use logs_to_opensearch::event::{self, DecodeError, LogsData};
-use logs_to_opensearch::handler::error_chain;
+use logs_to_opensearch::text::error_chain;
 use serde_json::{json, Value};
 use std::io::Read;
 

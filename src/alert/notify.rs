@@ -14,10 +14,10 @@
 //! counted. A webhook Slack no longer knows (403/404/410) is read again at the next invocation,
 //! in case the secret was rotated.
 
-use super::slack::{self, MessageOptions};
+use super::slack::{self, webhook_url, MessageOptions};
 use super::{Collector, Group, RuleKind};
 use crate::config::{AlertConfig, ExtensionConfig, Secret, WebhookSource};
-use crate::handler::{error_chain, quote};
+use crate::text::{error_chain, quote};
 use opensearch::http::Url;
 use serde::Serialize;
 use serde_json::Value;
@@ -111,22 +111,6 @@ pub enum AlertError {
     Status { status: u16, body: String },
     #[error("Slack rate-limited the message (HTTP 429, Retry-After {0:?})")]
     RateLimited(Duration),
-}
-
-/// Checks a webhook URL: `https://` (or `http://` to a loopback address, for local tests) with a
-/// host. The error says what is wrong without the value.
-pub fn webhook_url(text: &str) -> Result<Url, &'static str> {
-    let url = Url::parse(text.trim()).map_err(|_| "it is not a URL")?;
-    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        _ => return Err("it must start with https://"),
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("it has no host");
-    }
-    Ok(url)
 }
 
 /// Sends (or prints) an invocation's alerts; built once per execution environment.

@@ -32,6 +32,22 @@ pub struct MessageOptions<'a> {
     pub redact: bool,
 }
 
+/// Checks a webhook URL: `https://` (or `http://` to a loopback address, for local tests) with a
+/// host. The error says what is wrong without the value.
+pub fn webhook_url(text: &str) -> Result<Url, &'static str> {
+    let url = Url::parse(text.trim()).map_err(|_| "it is not a URL")?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err("it must start with https://"),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("it has no host");
+    }
+    Ok(url)
+}
+
 /// One payload per message of `alerts`; the last one carries the "and N more" line.
 pub fn payloads(alerts: &Alerts, options: &MessageOptions<'_>) -> Vec<Value> {
     let last = alerts.messages.len().saturating_sub(1);
