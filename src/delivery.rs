@@ -22,10 +22,10 @@
 //! Owns the network; the decisions themselves are the pure functions of [`crate::bulk`].
 
 use crate::bulk::{
-    classify_response, dead_letter_item, item_target, request_ranges, BulkBatch, Encoder, ItemError, ItemOutcome,
-    ResponseOutcome,
+    classify_response, item_target, request_ranges, BulkBatch, Encoder, ItemError, ItemOutcome, ResponseOutcome,
 };
 use crate::config::{Auth, Compression, Config, OpenSearchConfig};
+use crate::dead_letter::dead_letter_item;
 use crate::sink::{FailedItem, PrintSink, Sink, SinkError, SinkReport, TLS_ERROR};
 use bytes::Bytes;
 use opensearch::http::headers::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};

@@ -431,7 +431,7 @@ impl<S: Sink> Handler<S> {
             }
             raw.truncate(cut);
         }
-        let item = crate::bulk::undecodable_record_item(
+        let item = crate::dead_letter::undecodable_record_item(
             &encoder,
             &self.config.index_prefix,
             &at.to_string(),

@@ -159,7 +159,8 @@ fn the_typed_template_covers_slow_query_groups_only_and_the_generic_one_the_rest
 
 #[test]
 fn the_dead_letter_index_has_its_own_safe_mapping() {
-    use logs_to_opensearch::bulk::{dead_letter_item, Encoder, ItemError};
+    use logs_to_opensearch::bulk::{Encoder, ItemError};
+    use logs_to_opensearch::dead_letter::dead_letter_item;
     let main = read_json("cwl-logs.index-template.json");
     let dead = read_json("cwl-deadletter.index-template.json");
     let index = "cwl-_deadletter-2026.11.21";
