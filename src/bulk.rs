@@ -37,19 +37,25 @@ pub struct Encoder<'a> {
 impl Encoder<'_> {
     /// Appends one document's action and source lines to `out`.
     pub fn encode(&self, doc: &Document, out: &mut Vec<u8>) {
+        self.action_line(&doc.index, Some(&doc.id), out);
+        doc.write_source(out);
+        out.push(b'\n');
+    }
+
+    /// Appends an `index` action line for `index` (with `_type` when set, and `_id` unless ids are
+    /// omitted or there is none), ending in a newline.
+    pub fn action_line(&self, index: &str, id: Option<&str>, out: &mut Vec<u8>) {
         out.extend_from_slice(br#"{"index":{"_index":"#);
-        write_str(out, &doc.index);
+        write_str(out, index);
         if let Some(index_type) = self.index_type {
             out.extend_from_slice(br#","_type":"#);
             write_str(out, index_type);
         }
-        if !self.omit_ids {
+        if let Some(id) = id.filter(|_| !self.omit_ids) {
             out.extend_from_slice(br#","_id":"#);
-            write_str(out, &doc.id);
+            write_str(out, id);
         }
         out.extend_from_slice(b"}}\n");
-        doc.write_source(out);
-        out.push(b'\n');
     }
 
     /// The whole body for `docs`.

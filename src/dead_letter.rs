@@ -3,7 +3,7 @@
 //! everything needed to index it again. Pure.
 
 use crate::bulk::{item_target, Encoder, ItemError};
-use crate::json::{write_str, ObjectWriter};
+use crate::json::ObjectWriter;
 use serde_json::Value;
 
 /// A document OpenSearch refused, as an item for `<prefix>-_deadletter-YYYY.MM.DD` (the day of the
@@ -30,18 +30,8 @@ pub fn dead_letter_item(
         crate::index_name::dead_letter_index(index_prefix, &day.get(..10).unwrap_or("1970-01-01").replace('-', "."));
 
     let mut out = Vec::with_capacity(item.len() + 512);
-    out.extend_from_slice(br#"{"index":{"_index":"#);
-    write_str(&mut out, &index);
-    if let Some(index_type) = encoder.index_type {
-        out.extend_from_slice(br#","_type":"#);
-        write_str(&mut out, index_type);
-    }
     let id = id.or_else(|| text("@id").map(str::to_owned));
-    if let Some(id) = id.as_ref().filter(|_| !encoder.omit_ids) {
-        out.extend_from_slice(br#","_id":"#);
-        write_str(&mut out, id);
-    }
-    out.extend_from_slice(b"}}\n");
+    encoder.action_line(&index, id.as_deref(), &mut out);
     let mut object = ObjectWriter::start(&mut out);
     if let Some(id) = &id {
         object.str("@id", id);
@@ -91,17 +81,7 @@ pub fn undecodable_record_item(
     let index = crate::index_name::dead_letter_index(index_prefix, &day);
     let id = sequence_number.map(|seq| format!("kinesis-{seq}"));
     let mut out = Vec::with_capacity(raw.len() + 512);
-    out.extend_from_slice(br#"{"index":{"_index":"#);
-    write_str(&mut out, &index);
-    if let Some(index_type) = encoder.index_type {
-        out.extend_from_slice(br#","_type":"#);
-        write_str(&mut out, index_type);
-    }
-    if let Some(id) = id.as_ref().filter(|_| !encoder.omit_ids) {
-        out.extend_from_slice(br#","_id":"#);
-        write_str(&mut out, id);
-    }
-    out.extend_from_slice(b"}}\n");
+    encoder.action_line(&index, id.as_deref(), &mut out);
     let mut object = ObjectWriter::start(&mut out);
     if let Some(id) = &id {
         object.str("@id", id);

@@ -74,6 +74,16 @@ pub enum Location {
     KinesisRecord { index: usize, sequence_number: Option<String> },
 }
 
+impl Location {
+    /// A Kinesis record's sequence number (the partial-batch response's `itemIdentifier`).
+    pub fn sequence_number(&self) -> Option<&str> {
+        match self {
+            Location::KinesisRecord { sequence_number, .. } => sequence_number.as_deref(),
+            Location::AwsLogs => None,
+        }
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -151,16 +161,6 @@ pub struct Record {
     pub raw: Option<String>,
 }
 
-impl Record {
-    /// A Kinesis record's sequence number (the partial-batch response's `itemIdentifier`).
-    pub fn sequence_number(&self) -> Option<&str> {
-        match &self.at {
-            Location::KinesisRecord { sequence_number, .. } => sequence_number.as_deref(),
-            Location::AwsLogs => None,
-        }
-    }
-}
-
 /// Decodes a Lambda event record by record. Errors of the event itself (not JSON, not a known
 /// envelope, a subscription payload that does not decode) are returned; a Kinesis record that
 /// does not decode is a [`Record`] holding its error.
@@ -214,15 +214,21 @@ fn decode_kinesis(records: Value) -> Result<Vec<Record>, DecodeError> {
             return Err(DecodeError::RecordSource { index, source_name: source.to_owned() });
         }
         let sequence_number = record.pointer("/kinesis/sequenceNumber").and_then(Value::as_str).map(str::to_owned);
-        let raw = record.pointer("/kinesis/data").and_then(Value::as_str).map(str::to_owned);
         let at = Location::KinesisRecord { index, sequence_number };
-        let data = serde_json::from_value::<KinesisRecord>(record)
-            .map_err(|e| DecodeError::Envelope { at: at.clone(), reason: e.to_string() })
-            .and_then(|record| {
-                BASE64.decode(&record.kinesis.data).map_err(|source| DecodeError::Base64 { at: at.clone(), source })
-            })
+        let record = match serde_json::from_value::<KinesisRecord>(record) {
+            Ok(record) => record,
+            Err(e) => {
+                let data = Err(DecodeError::Envelope { at: at.clone(), reason: e.to_string() });
+                decoded.push(Record { at, data, raw: None });
+                continue;
+            }
+        };
+        let data = BASE64
+            .decode(&record.kinesis.data)
+            .map_err(|source| DecodeError::Base64 { at: at.clone(), source })
             .and_then(|bytes| decode_payload(&bytes, at.clone()));
-        let raw = if data.is_err() { raw } else { None };
+        // The data as it came is kept (moved, not copied) only when it did not decode.
+        let raw = data.is_err().then_some(record.kinesis.data);
         decoded.push(Record { at, data, raw });
     }
     Ok(decoded)

@@ -352,28 +352,27 @@ impl<S: Sink> Handler<S> {
         let records = event::decode_records(event)?;
         let mut collector = self.collector();
         let mut encoded = Vec::with_capacity(records.len());
-        for record in records {
-            let sequence_number = record.sequence_number().map(str::to_owned);
-            let event::Record { at, data, raw } = record;
+        for event::Record { at, data, raw } in records {
             let (batch, part) = match data {
                 Ok(batch) => self.encode_batch(batch, &mut collector),
-                Err(error) => (Some(self.undecodable_record(&at, sequence_number.as_deref(), raw, &error)), {
-                    Summary { batches: 1, undecodable_records: 1, ..Summary::default() }
-                }),
+                Err(error) => (
+                    Some(self.undecodable_record(&at, raw, &error)),
+                    Summary { batches: 1, undecodable_records: 1, ..Summary::default() },
+                ),
             };
-            encoded.push((at, sequence_number, batch, part));
+            encoded.push((at, batch, part));
         }
         let index = async {
             let indexing = Instant::now();
             let mut summary = Summary::default();
-            for (at, sequence_number, batch, mut part) in encoded {
+            for (at, batch, mut part) in encoded {
                 if let Some(batch) = batch {
                     part.delivery = self.sink.submit(batch, deadline).await?;
                 }
                 if part.delivery.failed > 0 {
-                    match (at, sequence_number) {
-                        (event::Location::KinesisRecord { .. }, Some(seq)) => part.failed_records.push(seq),
-                        _ => part.failed_unnamed += 1,
+                    match at.sequence_number() {
+                        Some(seq) => part.failed_records.push(seq.to_owned()),
+                        None => part.failed_unnamed += 1,
                     }
                 }
                 summary.add(&part);
@@ -407,20 +406,13 @@ impl<S: Sink> Handler<S> {
 
     /// A Kinesis record that did not decode, as a dead letter (logged, so the reason shows in the
     /// function's log too).
-    fn undecodable_record(
-        &self,
-        at: &event::Location,
-        sequence_number: Option<&str>,
-        raw: Option<String>,
-        error: &DecodeError,
-    ) -> BulkBatch {
-        let reason = error_chain(error);
+    fn undecodable_record(&self, at: &event::Location, raw: Option<String>, error: &DecodeError) -> BulkBatch {
+        let mut reason = error_chain(error);
         warn!(record = %at, error = %reason, "a Kinesis record did not decode: dead-lettered as it came; the other records are delivered");
         let encoder = Encoder { index_type: self.config.index_type.as_deref(), omit_ids: !self.config.document_ids };
         let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut raw = raw.unwrap_or_default();
-        let mut reason = reason;
         // Base64 is ASCII, but the field may hold anything a hostile record sent: cut on a boundary.
         let room = self.config.bulk_max_bytes.saturating_sub(4096);
         if raw.len() > room {
@@ -435,7 +427,7 @@ impl<S: Sink> Handler<S> {
             &encoder,
             &self.config.index_prefix,
             &at.to_string(),
-            sequence_number,
+            at.sequence_number(),
             &raw,
             &reason,
             &now,

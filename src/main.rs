@@ -44,7 +44,8 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!(error = %e, "the function stops");
-                ExitCode::from(if e.to_string().starts_with("invalid configuration") { 2 } else { 1 })
+                let bad_configuration = matches!(e.downcast_ref(), Some(lambda::InitError::Config(_)));
+                ExitCode::from(if bad_configuration { 2 } else { 1 })
             }
         };
     };
