@@ -205,11 +205,55 @@ pub enum Command {
         )]
         resume_from: u64,
     },
+    /// Subscribe log groups to the function, or remove those subscriptions: a plan, then --apply.
+    ///
+    /// For log groups the template's subscriptions do not cover. Lists the log groups named with
+    /// --log-group and the existing ones matching a --pattern, reads their subscription filters and
+    /// prints what would change; only --apply changes anything. Only filters named --filter-name
+    /// are made, pointed at the function or removed; a log group's other filters are left alone
+    /// (CloudWatch Logs allows two per log group). Signed with the AWS credentials in the
+    /// environment (AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+    #[command(after_help = "Examples:\n  \
+        logs-to-opensearch subscribe --pattern '/aws/rds/*/slowquery' --destination-arn arn:aws:lambda:eu-west-1:123456789012:function:logs-to-opensearch\n  \
+        logs-to-opensearch subscribe --pattern '/aws/rds/*/slowquery' --destination-arn arn:aws:lambda:… --apply\n  \
+        logs-to-opensearch subscribe --log-group /aws/rds/instance/old-db/slowquery --unsubscribe --apply\n\n\
+        The function must allow CloudWatch Logs to invoke it (the template's LogsInvokePermission does).\n\
+        Exit status: 0 when the plan was printed (or applied in full), 1 when a change failed or a log\n\
+        group is missing or blocked under --apply, 2 for invalid arguments.")]
+    Subscribe {
+        /// Existing log groups whose names match: `*` is any run of characters (`/` included), `?` one. Repeatable.
+        #[arg(long = "pattern", value_name = "PATTERN")]
+        patterns: Vec<String>,
+        /// A log group by name. Repeatable.
+        #[arg(long = "log-group", value_name = "NAME")]
+        log_groups: Vec<String>,
+        /// The function the log groups send to (its ARN); required unless --unsubscribe.
+        #[arg(long, value_name = "ARN")]
+        destination_arn: Option<String>,
+        /// The subscription filter's name: the filters this command makes, points or removes.
+        #[arg(long, value_name = "NAME", default_value = crate::config::DEFAULT_FILTER_NAME)]
+        filter_name: String,
+        /// Remove the filters named --filter-name instead of making them.
+        #[arg(long)]
+        unsubscribe: bool,
+        /// Make the changes. Without it only the plan is printed.
+        #[arg(long, conflicts_with = "dry_run")]
+        apply: bool,
+        /// Print the plan and change nothing (the default).
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// Runs the CLI command: sends (or prints the `_bulk` body on stdout), then prints the one-line
 /// summary on stderr; fails when documents were neither indexed nor dead-lettered.
 pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
+    if let Command::Subscribe { patterns, log_groups, destination_arn, filter_name, unsubscribe, apply, dry_run: _ } =
+        cli.command
+    {
+        let request = SubscribeRequest { patterns, log_groups, destination_arn, filter_name, unsubscribe, apply };
+        return subscribe(&config, request).await;
+    }
     let config = Arc::new(config);
     let sink = Destination::from_config(&config, BufWriter::with_capacity(1 << 16, io::stdout().lock()))?;
     let sends = sink.sends();
@@ -224,6 +268,7 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
             return setup(&config, retention_days, &dashboards_path, no_dashboards, no_ism).await;
         }
         Command::Replay { event } => replay(&handler, &event, retry_for).await?,
+        Command::Subscribe { .. } => unreachable!("handled above"),
         Command::Slowlog { file, log_group, log_stream, owner, batch_size, resume_from } => {
             let backfill = Backfill { log_group, log_stream, owner, batch_size: batch_size as usize, resume_from };
             let (summary, stopped) = slowlog(&handler, &file, backfill, retry_for).await?;
@@ -256,6 +301,89 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
         (Some(error), None) => Err(error.into()),
         (None, _) => Ok(()),
     }
+}
+
+/// What `subscribe` is told.
+struct SubscribeRequest {
+    patterns: Vec<String>,
+    log_groups: Vec<String>,
+    destination_arn: Option<String>,
+    filter_name: String,
+    unsubscribe: bool,
+    apply: bool,
+}
+
+/// `subscribe`: the plan on stdout, one line per log group; with --apply, each change as it is made.
+async fn subscribe(config: &Config, request: SubscribeRequest) -> Result<()> {
+    use crate::subscriptions::{self, pattern, Logs, Step, Target};
+    let patterns = request
+        .patterns
+        .iter()
+        .map(|p| pattern::Pattern::new(p).map_err(|e| anyhow::anyhow!("--pattern: {e}")))
+        .collect::<Result<Vec<_>>>()?;
+    let mut groups = std::collections::BTreeSet::new();
+    for name in &request.log_groups {
+        pattern::check_name(name.trim()).map_err(|e| anyhow::anyhow!("--log-group: {e}"))?;
+        groups.insert(name.trim().to_owned());
+    }
+    if patterns.is_empty() && groups.is_empty() {
+        anyhow::bail!("name the log groups: --pattern '/aws/rds/*/slowquery' or --log-group NAME (each repeatable)");
+    }
+    crate::config::check_filter_name(&request.filter_name).map_err(|e| anyhow::anyhow!("--filter-name: {e}"))?;
+    let destination_arn = match (&request.destination_arn, request.unsubscribe) {
+        (Some(arn), _) if !arn.starts_with("arn:") => {
+            anyhow::bail!("--destination-arn must be the function's ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME); got {arn:?}")
+        }
+        (Some(arn), _) => arn.clone(),
+        (None, true) => String::new(),
+        (None, false) => anyhow::bail!(
+            "--destination-arn ARN is needed: the function to subscribe the log groups to (the stack's FunctionArn output)"
+        ),
+    };
+    let logs = Logs::from_config(&config.subscriptions)?;
+    groups.extend(logs.groups_matching(&patterns).await?);
+    let target = Target { filter_name: request.filter_name.clone(), destination_arn };
+    let plan = if request.unsubscribe {
+        subscriptions::plan_unsubscribe(&logs, &groups, &target.filter_name).await?
+    } else {
+        subscriptions::plan_subscribe(&logs, &groups, &target).await?
+    };
+    let to = if request.unsubscribe {
+        format!("filter {}", target.filter_name)
+    } else {
+        format!("{} (filter {})", target.destination_arn, target.filter_name)
+    };
+    println!("{} log group(s), {}:", plan.len(), to);
+    for planned in &plan {
+        println!("  {}  {}", planned.log_group, planned.step);
+    }
+    let changes = plan.iter().filter(|p| p.step.changes()).count();
+    let stuck = plan.iter().filter(|p| matches!(p.step, Step::Blocked(_) | Step::Missing)).count();
+    if !request.apply {
+        eprintln!(
+            "logs-to-opensearch: dry run: {changes} change(s) planned{}; nothing changed (add --apply to make them)",
+            if stuck > 0 { format!(", {stuck} log group(s) blocked or missing") } else { String::new() }
+        );
+        return Ok(());
+    }
+    let mut failed = 0;
+    for (group, result) in subscriptions::apply(&logs, &plan, &target).await {
+        match result {
+            Ok(()) => println!("  done: {group}"),
+            Err(e) => {
+                failed += 1;
+                println!("  FAILED: {group}: {e}");
+            }
+        }
+    }
+    eprintln!(
+        "logs-to-opensearch: {} of {changes} change(s) made, {failed} failed, {stuck} blocked or missing",
+        changes - failed
+    );
+    if failed > 0 || stuck > 0 {
+        anyhow::bail!("{failed} change(s) failed, {stuck} log group(s) blocked or missing (listed above)");
+    }
+    Ok(())
 }
 
 /// What `slowlog` is told besides the file.

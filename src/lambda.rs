@@ -14,7 +14,8 @@ use crate::delivery::Destination;
 use crate::handler::{Handler, Sink, Summary};
 use crate::metrics::emf_line;
 use crate::setup;
-use lambda_runtime::{service_fn, LambdaEvent};
+use crate::subscriptions::Service;
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 use std::io::Write;
 use std::sync::Arc;
@@ -105,15 +106,27 @@ pub async fn run(config: Result<Config, crate::config::ConfigError>, api: String
             return Err(e.into());
         }
     };
+    let subscriptions = Arc::new(Service::new(config.subscriptions.clone()));
     let local = tokio::task::LocalSet::new();
     let loop_task = local.spawn_local(lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
         let config = Arc::clone(&config);
+        let subscriptions = Arc::clone(&subscriptions);
         async move {
             let deadline = deadline_instant(event.context.deadline);
-            let summary = handler.handle_event(event.payload, deadline).await?;
+            // The template's custom resource and CloudTrail's CreateLogGroup events.
+            if Service::recognises(&event.payload) {
+                return subscriptions.handle(event.payload, deadline).await.map_err(Failure);
+            }
+            let summary = handler.handle_event(event.payload, deadline).await.map_err(|e| Failure(e.into()))?;
             print_metrics(&summary, &config);
-            summary.into_response(config.report_batch_item_failures)
+            let summary = summary.into_response(config.report_batch_item_failures).map_err(|e| Failure(e.into()))?;
+            serde_json::to_value(&summary).map_err(|e| {
+                Failure(Diagnostic {
+                    error_type: "NonRetryable.Response".to_owned(),
+                    error_message: format!("cannot write the summary: {e}"),
+                })
+            })
         }
     })));
     match local.run_until(loop_task).await {
@@ -135,6 +148,22 @@ pub async fn run(config: Result<Config, crate::config::ConfigError>, api: String
     }
 }
 
+/// An invocation's error. The runtime crate logs it with `{:?}`: that reads as its message, not as
+/// a struct dump.
+struct Failure(Diagnostic);
+
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.error_message)
+    }
+}
+
+impl From<Failure> for Diagnostic {
+    fn from(failure: Failure) -> Diagnostic {
+        failure.0
+    }
+}
+
 type Ready = (Arc<Handler<Destination<std::io::Stdout>>>, Arc<Config>);
 
 /// Everything made once per execution environment.
@@ -143,6 +172,9 @@ async fn init(config: Config) -> Result<Ready, InitError> {
     let sink = Destination::from_config(&config, std::io::stdout())?;
     if sink.sends() {
         info!(destination = %sink.describe(), "ready");
+    } else if config.subscriptions.destination_arn.is_some() {
+        // The template's subscriptions function: it serves the custom resource and CreateLogGroup.
+        info!(destination = %sink.describe(), "ready for subscription requests");
     } else {
         warn!(destination = %sink.describe(), "no OPENSEARCH_ENDPOINT: each _bulk body goes to this log (a dry run)");
     }

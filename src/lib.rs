@@ -26,4 +26,5 @@ pub mod setup;
 pub mod sink;
 pub mod slowlog;
 pub mod slowlog_file;
+pub mod subscriptions;
 pub mod text;

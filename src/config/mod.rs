@@ -37,12 +37,17 @@
 //! | `REDACT_QUERY_LITERALS` | `false` | `true`: mask literals and comments in `Query`, `Fingerprint`, `@message` and alerts |
 //! | `REDACT_PATTERNS` | unset | a JSON array of regular expressions whose matches become `?` in every document's text and alert |
 //! | `INSTALL_TEMPLATES` | `false` | `true`: the Lambda function puts the index templates once per execution environment |
+//! | `SUBSCRIPTION_DESTINATION_ARN` | unset | the function that log groups created later are subscribed to (auto-subscribe) |
+//! | `SUBSCRIPTION_FILTER_NAME` | `logs-to-opensearch` | the name of the subscription filters this tool makes and removes |
+//! | `SUBSCRIBE_LOG_GROUP_PATTERNS` | unset | log groups created later that match one of these (`,`-separated, `*` any run) are subscribed |
+//! | `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS` (or `AWS_ENDPOINT_URL`) | the region's | the CloudWatch Logs endpoint (a VPC endpoint) |
 //! | `REPORT_BATCH_ITEM_FAILURES` | `false` | `true` (Kinesis, with `FunctionResponseTypes: [ReportBatchItemFailures]`): answer `batchItemFailures` instead of failing the invocation |
 
 use crate::index_name::is_forbidden;
 
 mod alerts;
 mod opensearch;
+mod subscriptions;
 #[cfg(test)]
 mod tests;
 
@@ -52,6 +57,7 @@ pub use opensearch::{Auth, Compression, OpenSearchConfig};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
+pub use subscriptions::{check_filter_name, AwsAccess, SubscriptionsConfig, DEFAULT_FILTER_NAME};
 
 /// The variables this module reads, in the order documented.
 pub const VARIABLES: &[&str] = &[
@@ -91,6 +97,11 @@ pub const VARIABLES: &[&str] = &[
     "REDACT_PATTERNS",
     "INSTALL_TEMPLATES",
     "REPORT_BATCH_ITEM_FAILURES",
+    "SUBSCRIPTION_DESTINATION_ARN",
+    "SUBSCRIPTION_FILTER_NAME",
+    "SUBSCRIBE_LOG_GROUP_PATTERNS",
+    "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+    "AWS_ENDPOINT_URL",
 ];
 
 const DEFAULT_INDEX_PREFIX: &str = "cwl";
@@ -149,6 +160,8 @@ pub struct Config {
     /// invocation (`REPORT_BATCH_ITEM_FAILURES`). Only safe when the event source mapping reports
     /// batch item failures: otherwise Lambda takes the answer as "all delivered".
     pub report_batch_item_failures: bool,
+    /// Log-group subscriptions: the custom resource, auto-subscribe and `subscribe`.
+    pub subscriptions: SubscriptionsConfig,
 }
 
 impl Default for Config {
@@ -165,6 +178,10 @@ impl Default for Config {
             redact_patterns: crate::redact::Patterns::default(),
             install_templates: false,
             report_batch_item_failures: false,
+            subscriptions: SubscriptionsConfig {
+                filter_name: DEFAULT_FILTER_NAME.to_owned(),
+                ..SubscriptionsConfig::default()
+            },
         }
     }
 }
@@ -227,6 +244,8 @@ pub enum ConfigError {
     WebhookSources { names: String },
     #[error("{name} must be a secret ARN, a name or a parameter path without spaces, at most 2048 characters; got {value:?}")]
     ResourceName { name: &'static str, value: String },
+    #[error("{name}: {problem}")]
+    Subscriptions { name: &'static str, problem: String },
 }
 
 /// The variables as found (empty counts as unset).
@@ -368,7 +387,9 @@ impl RawConfig {
         let report_batch_item_failures =
             one_of(&self, "REPORT_BATCH_ITEM_FAILURES", &["false", "true"], "true or false")? == "true";
         let alerts = self.alert_config()?;
+        let subscriptions = self.subscriptions_config()?;
         Ok(Config {
+            subscriptions,
             install_templates,
             report_batch_item_failures,
             index_prefix,

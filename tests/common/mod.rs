@@ -3,6 +3,7 @@
 
 pub mod accounting;
 pub mod http;
+pub mod logs_api;
 pub mod real;
 pub mod runtime_api;
 pub mod slack;
