@@ -8,8 +8,7 @@ fn main() -> ExitCode {
     let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     let cli = if in_lambda { None } else { Some(cli::Cli::parse()) };
     if in_lambda {
-        // JSON logs when the function's log format is JSON (AWS_LAMBDA_LOG_FORMAT).
-        lambda_runtime::tracing::init_default_subscriber();
+        init_lambda_logging();
     } else {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -74,6 +73,34 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// JSON log lines when the function's log format is JSON (`AWS_LAMBDA_LOG_FORMAT`, the runtime
+/// crate's own subscriber); otherwise text as the runtime crate writes it, but without ANSI colour
+/// codes unless stdout is a terminal (CloudWatch would store them as `\x1b[32m INFO\x1b[0m`).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the logging variables Lambda sets, read before anything else runs, as the runtime crate does"
+)]
+fn init_lambda_logging() {
+    use std::io::IsTerminal;
+    let format = std::env::var("AWS_LAMBDA_LOG_FORMAT").unwrap_or_default();
+    if format.eq_ignore_ascii_case("json") {
+        lambda_runtime::tracing::init_default_subscriber();
+        return;
+    }
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
+    let level = level.as_deref().unwrap_or("INFO").parse::<tracing_subscriber::filter::LevelFilter>();
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(level.unwrap_or(tracing_subscriber::filter::LevelFilter::INFO).into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_writer(std::io::stdout)
+        .init();
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

@@ -89,7 +89,7 @@ impl<R: BufRead> EntrySplitter<R> {
                 LineClass::BannerMore => self.kind == Kind::Entry,
                 LineClass::UserHost => outside_entry || self.has_user_host || self.in_body,
                 LineClass::Header => outside_entry || self.in_body,
-                LineClass::Admin | LineClass::Other => self.kind == Kind::Banner,
+                LineClass::Admin | LineClass::Other | LineClass::Comment => self.kind == Kind::Banner,
             };
         let finished = if starts_new { self.take() } else { None };
         if self.kind == Kind::Empty {
@@ -100,7 +100,7 @@ impl<R: BufRead> EntrySplitter<R> {
             self.kind = match class {
                 LineClass::BannerStart | LineClass::BannerMore => Kind::Banner,
                 LineClass::Time | LineClass::UserHost | LineClass::Header => Kind::Entry,
-                LineClass::Admin | LineClass::Other => Kind::Loose,
+                LineClass::Admin | LineClass::Other | LineClass::Comment => Kind::Loose,
             };
         }
         match class {
@@ -149,6 +149,9 @@ enum LineClass {
     Header,
     /// `# administrator command: …;`: the statement of its entry.
     Admin,
+    /// Any other `#` line (`# No InnoDB statistics available for this query`, MariaDB's
+    /// `# explain:` table): part of the header block, it neither starts nor ends an entry.
+    Comment,
     Other,
 }
 
@@ -164,7 +167,7 @@ fn classify(line: &[u8]) -> LineClass {
         } else if is_key_value(header) {
             LineClass::Header
         } else {
-            LineClass::Other
+            LineClass::Comment
         };
     }
     if line.ends_with(b"started with:") && contains(line, b", Version: ") {

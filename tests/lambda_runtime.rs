@@ -230,3 +230,18 @@ fn an_answer_without_a_deadline_stops_the_function_with_a_clear_error_not_a_pani
     assert!(!stderr.contains("panicked at"), "{stderr}");
     assert!(stdout.contains("Lambda-Runtime-") && stdout.contains("deadline"), "says what was wrong: {stdout}");
 }
+
+/// With the function's log format Text (or unset), CloudWatch stores the lines as written: no ANSI
+/// colour codes, since stdout is not a terminal.
+#[test]
+fn text_logs_carry_no_colour_codes() {
+    let event = std::fs::read(common::fixture("events/broken-gzip.json")).unwrap();
+    for format in ["Text", ""] {
+        let api = FakeRuntimeApi::start(vec![("req-1".into(), event.clone())]);
+        let (answers, stdout) = run_function(&api, &[("AWS_LAMBDA_LOG_FORMAT", format)], 1);
+        assert_eq!(answers[0].kind, "error");
+        assert!(stdout.contains("ERROR") && stdout.contains("gzip layer"), "the error is logged as text:\n{stdout}");
+        assert!(!stdout.contains('\u{1b}'), "ANSI escape codes in the log ({format:?}):\n{stdout:?}");
+        assert!(serde_json::from_str::<Value>(stdout.lines().next().unwrap()).is_err(), "text, not JSON");
+    }
+}
