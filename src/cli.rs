@@ -50,7 +50,8 @@ Alerts (with --alerts send; the default, print, shows them on stderr):
   DASHBOARDS_URL              OpenSearch Dashboards URL for the message's Discover button
 
 Exit status: 0 when every document was indexed or dead-lettered (or printed), 1 when some were
-not (the summary says why), 2 for invalid configuration.
+not (the summary says why), 2 for invalid configuration or arguments, 3 with --fail-on-dead-letter
+when some were dead-lettered.
 
 With AWS_LAMBDA_RUNTIME_API set (inside AWS Lambda), the binary runs as the Lambda function instead.";
 
@@ -91,6 +92,34 @@ pub struct Cli {
                      (SLACK_WEBHOOK_URL); off skips alerting. Alerts are grouped over the whole run."
     )]
     pub alerts: AlertMode,
+    /// Exit with status 3 when any document was dead-lettered (rather than 0: it was kept).
+    #[arg(
+        long,
+        global = true,
+        long_help = "Exit with status 3 when any document was dead-lettered. Without it a run whose\n\
+                     documents were all either indexed or dead-lettered exits 0: nothing was lost, but\n\
+                     a dead-lettered document is in INDEX_PREFIX-_deadletter-*, not in its index.\n\
+                     Scripts and CI jobs that must notice mapping conflicts set this."
+    )]
+    pub fail_on_dead_letter: bool,
+}
+
+/// A command used wrongly (a missing argument, a bad value, `setup` without an endpoint): the
+/// binary exits with 2, as for invalid configuration, not 1 (which means documents not delivered).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Some documents were dead-lettered and `--fail-on-dead-letter` is set: exit status 3.
+#[derive(Debug, thiserror::Error)]
+#[error("{dead_lettered} of {documents} documents were dead-lettered (--fail-on-dead-letter): they are in the dead-letter index, not where they belong; the lines above say why")]
+pub struct DeadLettered {
+    pub dead_lettered: usize,
+    pub documents: usize,
+}
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
 }
 
 /// `--alerts`.
@@ -299,6 +328,10 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
             cli.retry_for
         ))),
         (Some(error), None) => Err(error.into()),
+        (None, _) if cli.fail_on_dead_letter && summary.delivery.dead_lettered > 0 => {
+            Err(DeadLettered { dead_lettered: summary.delivery.dead_lettered, documents: summary.delivery.documents }
+                .into())
+        }
         (None, _) => Ok(()),
     }
 }
@@ -319,26 +352,32 @@ async fn subscribe(config: &Config, request: SubscribeRequest) -> Result<()> {
     let patterns = request
         .patterns
         .iter()
-        .map(|p| pattern::Pattern::new(p).map_err(|e| anyhow::anyhow!("--pattern: {e}")))
+        .map(|p| pattern::Pattern::new(p).map_err(|e| usage(format!("--pattern: {e}"))))
         .collect::<Result<Vec<_>>>()?;
     let mut groups = std::collections::BTreeSet::new();
     for name in &request.log_groups {
-        pattern::check_name(name.trim()).map_err(|e| anyhow::anyhow!("--log-group: {e}"))?;
+        pattern::check_name(name.trim()).map_err(|e| usage(format!("--log-group: {e}")))?;
         groups.insert(name.trim().to_owned());
     }
     if patterns.is_empty() && groups.is_empty() {
-        anyhow::bail!("name the log groups: --pattern '/aws/rds/*/slowquery' or --log-group NAME (each repeatable)");
+        return Err(usage(
+            "name the log groups: --pattern '/aws/rds/*/slowquery' or --log-group NAME (each repeatable)",
+        ));
     }
-    crate::config::check_filter_name(&request.filter_name).map_err(|e| anyhow::anyhow!("--filter-name: {e}"))?;
+    crate::config::check_filter_name(&request.filter_name).map_err(|e| usage(format!("--filter-name: {e}")))?;
     let destination_arn = match (&request.destination_arn, request.unsubscribe) {
         (Some(arn), _) if !arn.starts_with("arn:") => {
-            anyhow::bail!("--destination-arn must be the function's ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME); got {arn:?}")
+            return Err(usage(format!(
+                "--destination-arn must be the function's ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME); got {arn:?}"
+            )))
         }
         (Some(arn), _) => arn.clone(),
         (None, true) => String::new(),
-        (None, false) => anyhow::bail!(
-            "--destination-arn ARN is needed: the function to subscribe the log groups to (the stack's FunctionArn output)"
-        ),
+        (None, false) => {
+            return Err(usage(
+                "--destination-arn ARN is needed: the function to subscribe the log groups to (the stack's FunctionArn output)",
+            ))
+        }
     };
     let logs = Logs::from_config(&config.subscriptions)?;
     groups.extend(logs.groups_matching(&patterns).await?);
@@ -404,7 +443,7 @@ async fn setup(
     no_ism: bool,
 ) -> Result<()> {
     let Some(opensearch) = &config.opensearch else {
-        anyhow::bail!("setup needs an endpoint: --endpoint URL or OPENSEARCH_ENDPOINT");
+        return Err(usage("setup needs an endpoint: --endpoint URL or OPENSEARCH_ENDPOINT"));
     };
     let transport = crate::delivery::transport(opensearch, None)?;
     let assets = setup::assets(&config.index_prefix, retention_days);
@@ -438,13 +477,27 @@ async fn setup(
 
 async fn replay<S: Sink>(handler: &Handler<S>, path: &Path, retry_for: Duration) -> Result<Summary> {
     let bytes = read_input(path)?;
-    let event: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(event::DecodeError::NotJson)
-        .with_context(|| format!("{}: cannot replay", display(path)))?;
-    handler
-        .handle_event(event, Instant::now() + retry_for)
-        .await
-        .with_context(|| format!("{}: cannot replay", display(path)))
+    // A byte-order mark (editors on Windows write one) is not part of the JSON.
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    // One event, or several one after another (NDJSON, or pretty-printed events concatenated).
+    let mut summary = Summary::default();
+    let mut count = 0usize;
+    for event in serde_json::Deserializer::from_slice(text).into_iter::<serde_json::Value>() {
+        count += 1;
+        let before = if count > 1 { format!(" (the {} before it were replayed)", count - 1) } else { String::new() };
+        let event = event
+            .map_err(event::DecodeError::NotJson)
+            .with_context(|| format!("{}: event {count}: cannot replay{before}", display(path)))?;
+        let part = handler
+            .handle_event(event, Instant::now() + retry_for)
+            .await
+            .with_context(|| format!("{}: event {count}: cannot replay{before}", display(path)))?;
+        summary.add(&part);
+    }
+    if count == 0 {
+        anyhow::bail!("{}: cannot replay: the file holds no event (it is empty or only whitespace)", display(path));
+    }
+    Ok(summary)
 }
 
 /// A slow-log file in batches. One retry budget for the run: it stops at the first batch with

@@ -33,6 +33,15 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
+/// Base64 as `base64` writes it too: wrapped at 76 columns (line breaks and spaces are skipped).
+fn decode_base64(data: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    if !data.bytes().any(|b| b.is_ascii_whitespace()) {
+        return BASE64.decode(data);
+    }
+    let compact: Vec<u8> = data.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    BASE64.decode(compact)
+}
+
 /// One CloudWatch Logs batch: events of one log stream.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -177,7 +186,7 @@ fn decode_envelope(event: Value, allow_destination_record: bool) -> Result<Vec<R
             at: Location::AwsLogs,
             reason: "\"awslogs\" has no string field \"data\"".to_owned(),
         })?;
-        let bytes = BASE64.decode(data).map_err(|source| DecodeError::Base64 { at: Location::AwsLogs, source })?;
+        let bytes = decode_base64(data).map_err(|source| DecodeError::Base64 { at: Location::AwsLogs, source })?;
         let data = decode_payload(&bytes, Location::AwsLogs)?;
         return Ok(vec![Record { at: Location::AwsLogs, data: Ok(data), raw: None }]);
     }
@@ -223,8 +232,7 @@ fn decode_kinesis(records: Value) -> Result<Vec<Record>, DecodeError> {
                 continue;
             }
         };
-        let data = BASE64
-            .decode(&record.kinesis.data)
+        let data = decode_base64(&record.kinesis.data)
             .map_err(|source| DecodeError::Base64 { at: at.clone(), source })
             .and_then(|bytes| decode_payload(&bytes, at.clone()));
         // The data as it came is kept (moved, not copied) only when it did not decode.

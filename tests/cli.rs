@@ -537,3 +537,102 @@ fn a_backfill_against_a_dead_cluster_stops_once_and_resumes_where_it_stopped() {
     assert!(text(&out.stderr).contains("--resume-from 40, but the file holds 12 entries"), "{}", text(&out.stderr));
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Event files as people have them: with a byte-order mark, with base64 wrapped at 76 columns
+/// (as `base64` writes it), several events one after another (NDJSON): each replays as the plain
+/// event does, to the same bytes.
+#[test]
+fn replay_takes_a_bom_wrapped_base64_and_several_events_in_one_file() {
+    let fixture = common::fixture("events/rds-mysql80-slowquery.json");
+    let plain = run(&["replay", fixture.to_str().unwrap()]);
+    assert!(plain.status.success());
+    let plain_body = text(&plain.stdout);
+    let event: serde_json::Value = serde_json::from_slice(&std::fs::read(&fixture).unwrap()).unwrap();
+    let data = event["awslogs"]["data"].as_str().unwrap();
+    let wrapped: Vec<String> = data.as_bytes().chunks(76).map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
+    let wrapped_event = serde_json::json!({"awslogs": {"data": wrapped.join("\n")}});
+
+    let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+    with_bom.extend(serde_json::to_vec_pretty(&wrapped_event).unwrap());
+    let (dir, file) = temp_file("lto-bom", "event.json", &with_bom);
+    let out = run(&["replay", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), plain_body, "a BOM and wrapped base64 change nothing");
+
+    let ndjson = format!("{}\n{}\n", event, wrapped_event);
+    std::fs::write(&file, ndjson).unwrap();
+    let out = run(&["replay", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("{plain_body}{plain_body}"), "both events, in order");
+    assert!(text(&out.stderr).contains("10 events in 2 batches"), "{}", text(&out.stderr));
+
+    std::fs::write(&file, format!("{event}\n{{\"awslogs\": 1}}\n")).unwrap();
+    let out = run(&["replay", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("event 2: cannot replay (the 1 before it were replayed)"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::write(&file, " \n").unwrap();
+    let out = run(&["replay", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("holds no event"), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Dead-lettered documents are kept, so the run exits 0, unless `--fail-on-dead-letter` asks for
+/// status 3, which scripts can tell apart from 1 (not delivered) and 2 (usage).
+#[test]
+fn fail_on_dead_letter_makes_a_dead_lettered_run_exit_3() {
+    let standin = common::standin::StandIn::start(common::standin::Auth::SigV4 { service: "es" });
+    let slow = std::fs::read_to_string(common::fixture("entries/rds-mysql57-select.log")).unwrap();
+    let conflicting = r#"{"Query_time": "very slow"}"#;
+    let payload = common::payload("/aws/rds/instance/db-1/slowquery", "db-1", &[&slow, conflicting]);
+    let (dir, file) =
+        temp_file("lto-dead-letter", "event.json", common::awslogs_event(&payload).to_string().as_bytes());
+    let path = file.to_str().unwrap();
+    let out = common::cli_signed_for(&standin).args(["replay", path]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("1 indexed, 1 dead-lettered"), "{}", text(&out.stderr));
+    let out = common::cli_signed_for(&standin).args(["--fail-on-dead-letter", "replay", path]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("1 of 2 documents were dead-lettered"), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn setup_without_an_endpoint_is_a_usage_error() {
+    let out = run(&["setup"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("setup needs an endpoint"), "{}", text(&out.stderr));
+}
+
+/// The README's exit-status table and `--help` list the same codes, and the binary uses them
+/// (the tests above check 0, 1, 2 and 3 each).
+#[test]
+fn the_readme_and_help_agree_on_exit_statuses() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| status | meaning |"))
+        .skip(2)
+        .take_while(|l| l.starts_with("| `"))
+        .map(|l| l.trim_start_matches("| `").split('`').next().unwrap())
+        .collect();
+    assert_eq!(table, ["0", "1", "2", "3"]);
+    let help = text(&run(&["--help"]).stdout);
+    let line = help.lines().skip_while(|l| !l.starts_with("Exit status:")).take(3).collect::<Vec<_>>().join(" ");
+    for (code, words) in [
+        ("0", "indexed or dead-lettered"),
+        ("1", "some were"),
+        ("2", "invalid configuration"),
+        ("3", "--fail-on-dead-letter"),
+    ] {
+        assert!(
+            line.contains(&format!("{code} ")) && line.contains(words),
+            "--help's exit status lacks {code} ({words}): {line}"
+        );
+    }
+}

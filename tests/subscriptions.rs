@@ -300,13 +300,13 @@ fn subscribe_plans_by_default_and_changes_only_with_apply() {
 fn subscribe_refuses_bad_arguments_before_calling_anything() {
     let logs = LogsApi::start(&[A]);
     let (code, _, stderr) = subscribe_cli(&logs, &["--pattern", "/aws/rds/{x}", "--destination-arn", FUNCTION]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a usage error");
     assert!(stderr.contains("--pattern") && stderr.contains("'{'"), "{stderr}");
     let (code, _, stderr) = subscribe_cli(&logs, &["--pattern", "/aws/rds/*"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a usage error");
     assert!(stderr.contains("--destination-arn"), "{stderr}");
     let (code, _, stderr) = subscribe_cli(&logs, &["--destination-arn", FUNCTION]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a usage error");
     assert!(stderr.contains("--log-group"), "{stderr}");
     let (code, _, stderr) = subscribe_cli(&logs, &["--log-group", A, "--apply", "--dry-run"]);
     assert_eq!(code, 2, "{stderr}");
