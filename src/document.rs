@@ -143,6 +143,9 @@ pub struct DocumentBuilder {
     redact_literals: bool,
     /// The user's patterns (`REDACT_PATTERNS`), masked in every document's text.
     patterns: redact::Patterns,
+    /// When the batch arrived: dates an event whose own time is implausible and that has no
+    /// plausible entry time.
+    received_ms: Option<i64>,
 }
 
 impl DocumentBuilder {
@@ -154,7 +157,14 @@ impl DocumentBuilder {
             last_date: None,
             redact_literals: false,
             patterns: redact::Patterns::default(),
+            received_ms: None,
         }
+    }
+
+    /// When the batch arrived (milliseconds since the epoch), for events whose time is not plausible.
+    pub fn received_at(mut self, ms: i64) -> Self {
+        self.received_ms = Some(ms);
+        self
     }
 
     /// Masks literals and comment text in `Query`, `Fingerprint` and `@message` of slow-query
@@ -176,14 +186,6 @@ impl DocumentBuilder {
     pub fn build(&mut self, event: LogEvent) -> Document {
         let mut warnings = Vec::new();
         let LogEvent { id, timestamp, message, extracted_fields } = event;
-
-        let timestamp_ms = if (MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(&timestamp) {
-            timestamp
-        } else {
-            warnings.push(format!("@timestamp: event timestamp {timestamp} is out of range; used 1970-01-01"));
-            0
-        };
-        let formatted = self.format_timestamp(timestamp_ms);
 
         let id = if id.is_empty() || id.len() > MAX_ID_BYTES {
             warnings
@@ -227,6 +229,29 @@ impl DocumentBuilder {
         } else {
             Body::Plain
         };
+
+        // The event's time, unless it is implausible (negative, year 9999): then the entry's own
+        // time, else the time the batch was received.
+        let timestamp_ms = if slowlog::plausible_time(timestamp) {
+            timestamp
+        } else {
+            let entry_time = match &body {
+                Body::SlowQuery(query) => query.time_ms,
+                _ => None,
+            };
+            let (used, what) = match (entry_time, self.received_ms) {
+                (Some(ms), _) => (ms, "the entry's Time"),
+                (None, Some(ms)) if (MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(&ms) => {
+                    (ms, "the time it was received")
+                }
+                _ => (0, "1970-01-01"),
+            };
+            warnings.push(format!(
+                "@timestamp: event timestamp {timestamp} is not a plausible time (1995 to 2099); used {what}"
+            ));
+            used
+        };
+        let formatted = self.format_timestamp(timestamp_ms);
 
         let mut body = body;
         if !self.patterns.is_empty() {
@@ -540,7 +565,7 @@ mod tests {
         e.timestamp = i64::MAX;
         let doc = builder().build(e);
         assert_eq!(doc.timestamp, "1970-01-01T00:00:00.000Z");
-        assert!(doc.warnings[0].contains("out of range"));
+        assert!(doc.warnings[0].contains("not a plausible time"), "{:?}", doc.warnings);
         assert_eq!(source(&doc)["@parse_warnings"].as_array().unwrap().len(), 1);
     }
 

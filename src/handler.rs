@@ -266,7 +266,12 @@ pub fn encode_logs(config: &Config, data: LogsData, mut inspect: impl FnMut(&Doc
     let meta = StreamMeta { owner: data.owner, log_group: data.log_group, log_stream: data.log_stream };
     let mut builder = DocumentBuilder::new(&config.index_prefix, meta)
         .redact_literals(config.redact_literals)
-        .redact_patterns(config.redact_patterns.clone());
+        .redact_patterns(config.redact_patterns.clone())
+        .received_at(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        );
     // Ids seen in this batch, hashed: a repeated id overwrites, so it is counted, not hidden.
     let hasher = std::collections::hash_map::RandomState::new();
     let mut seen_ids =

@@ -35,6 +35,9 @@ pub struct SlowQuery {
     /// `Time`: the `# Time:` line as RFC 3339 (no offset for the old `YYMMDD H:MM:SS` form, which
     /// is in the server's time zone).
     pub time: Option<String>,
+    /// The same time in milliseconds since the epoch (UTC assumed for the old form), when it is
+    /// plausible; not a document field, it dates the document when its event's time is not.
+    pub time_ms: Option<i64>,
     /// `User@Host`: `"app[app]"`.
     pub user_host: Option<String>,
     /// `User`: the user, or the privilege user when the user is empty (`[SQL_SLAVE]`).
@@ -213,11 +216,13 @@ pub fn entry_time_millis(entry: &str) -> Option<i64> {
         if let Some(header) = line.strip_prefix('#') {
             if let Some(rest) = header.trim_start().strip_prefix("Time:") {
                 if let Ok((_, millis, _)) = parse_time(rest.trim_start()) {
-                    return Some(millis);
+                    if plausible_time(millis) {
+                        return Some(millis);
+                    }
                 }
             }
         } else if let Some(seconds) = set_timestamp_seconds(line) {
-            set_timestamp = seconds.checked_mul(1000);
+            set_timestamp = seconds.checked_mul(1000).filter(|ms| plausible_time(*ms));
             break;
         } else if use_schema(line).is_none() {
             break; // the statement: no more preamble
@@ -269,8 +274,12 @@ impl Parser {
 
     fn time(&mut self, value: &str) {
         match parse_time(value) {
-            Ok((rfc3339, _, rest)) => {
+            Ok((rfc3339, millis, _)) if !plausible_time(millis) => {
+                self.warn(format!("Time: {rfc3339} is not a plausible time (1995 to 2099): ignored"));
+            }
+            Ok((rfc3339, millis, rest)) => {
                 self.q.time = Some(rfc3339);
+                self.q.time_ms = Some(millis);
                 // Old servers sometimes write `# Time: … # User@Host: …` on one line.
                 if let Some(next) = rest.trim_start().strip_prefix('#') {
                     self.header(next.trim_start());
@@ -402,7 +411,11 @@ impl Parser {
                 None => (rest, ""),
             };
             let text = line.trim();
-            if text.is_empty() || set_timestamp_seconds(text).is_some() {
+            if text.is_empty() {
+            } else if let Some(seconds) = set_timestamp_seconds(text) {
+                if !seconds.checked_mul(1000).is_some_and(plausible_time) {
+                    self.warn(format!("SET timestamp={seconds}: not a plausible time (1995 to 2099): ignored"));
+                }
             } else if let Some(schema) = use_schema(text) {
                 use_line = Some(text.trim_end_matches(';'));
                 self.q.schema = Some(unquote_identifier(schema));
@@ -576,6 +589,16 @@ fn parse_time(value: &str) -> Result<(String, i64, &str), ()> {
         let _ = write!(text, ".{}", &fraction[..fraction.len().min(9)]);
     }
     Ok((text, at.and_utc().timestamp_millis(), rest))
+}
+
+/// Times from 1995-01-01 (MySQL's first release) up to 2100-01-01 UTC. A slow-log time outside
+/// (`# Time: 9999-12-31…`, `SET timestamp=99999999999999999`) or a CloudWatch timestamp outside
+/// (negative) is refused with a parse warning: it would make an index dated 9999 or 1969.
+pub const PLAUSIBLE_MS: std::ops::RangeInclusive<i64> = 788_918_400_000..=4_102_444_799_999;
+
+/// Whether `ms` (since the epoch) is in [`PLAUSIBLE_MS`].
+pub fn plausible_time(ms: i64) -> bool {
+    PLAUSIBLE_MS.contains(&ms)
 }
 
 fn split_token(text: &str) -> (&str, &str) {

@@ -602,13 +602,6 @@ fn fail_on_dead_letter_makes_a_dead_lettered_run_exit_3() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-#[test]
-fn setup_without_an_endpoint_is_a_usage_error() {
-    let out = run(&["setup"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("setup needs an endpoint"), "{}", text(&out.stderr));
-}
-
 /// The README's exit-status table and `--help` list the same codes, and the binary uses them
 /// (the tests above check 0, 1, 2 and 3 each).
 #[test]
@@ -635,4 +628,29 @@ fn the_readme_and_help_agree_on_exit_statuses() {
             "--help's exit status lacks {code} ({words}): {line}"
         );
     }
+}
+
+/// A negative (or year-9999) CloudWatch timestamp does not make a 1969 index: the entry's own
+/// time dates the document, else the time it was received, with a parse warning either way.
+#[test]
+fn an_implausible_event_timestamp_falls_back_to_the_entry_time_or_now() {
+    let slow = std::fs::read_to_string(common::fixture("entries/rds-mysql57-select.log")).unwrap();
+    let timeless = std::fs::read_to_string(common::fixture("entries/implausible-times.log")).unwrap();
+    let mut payload = common::payload("/aws/rds/instance/db-1/slowquery", "db-1", &[&slow, &timeless]);
+    payload["logEvents"][0]["timestamp"] = serde_json::json!(-5);
+    payload["logEvents"][1]["timestamp"] = serde_json::json!(253_402_300_799_000i64);
+    let (dir, file) = temp_file("lto-time", "event.json", common::awslogs_event(&payload).to_string().as_bytes());
+    let out = run(&["replay", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["index"]["_index"], "cwl-aws-rds-instance-db-1-slowquery-2026.11.21", "the entry's Time");
+    assert_eq!(lines[1]["@timestamp"], "2026-11-21T10:15:30.123Z");
+    let warnings = lines[1]["@parse_warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w.as_str().unwrap().contains("used the entry's Time")), "{warnings:?}");
+    let index = lines[2]["index"]["_index"].as_str().unwrap();
+    let year: i32 = index.rsplit('-').next().unwrap()[..4].parse().unwrap();
+    assert!((2026..2100).contains(&year), "dated when received, not 9999: {index}");
+    let warnings = lines[3]["@parse_warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w.as_str().unwrap().contains("the time it was received")), "{warnings:?}");
+    std::fs::remove_dir_all(dir).ok();
 }

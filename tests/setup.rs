@@ -83,7 +83,7 @@ fn application_logs_are_not_typed_as_slow_queries_after_setup() {
 #[test]
 fn setup_without_an_endpoint_or_against_a_refusing_cluster_says_why() {
     let out = common::cli().args(["setup"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(text(&out).contains("setup needs an endpoint: --endpoint URL or OPENSEARCH_ENDPOINT"), "{}", text(&out));
 
     // Signed for the wrong service: the cluster's 403 is shown, naming the piece.

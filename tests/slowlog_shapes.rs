@@ -312,3 +312,23 @@ fn a_comment_line_in_the_header_block_does_not_end_the_entry() {
     let second = slowlog::parse(&entries[1].text).unwrap();
     assert_eq!(second.query_time, Some(5.123456), "the next entry keeps its own header");
 }
+
+/// `# Time: 9999-12-31…` and `SET timestamp=99999999999999999` are refused with warnings, not
+/// used to date the entry; an impossible date (`2026-02-30`) is refused too.
+#[test]
+fn implausible_and_impossible_times_are_refused_with_warnings() {
+    let q = entry("implausible-times.log");
+    assert_eq!((q.time.as_deref(), q.time_ms), (None, None));
+    assert!(q.warnings.iter().any(|w| w.contains("Time: 9999-12-31") && w.contains("plausible")), "{:?}", q.warnings);
+    assert!(q.warnings.iter().any(|w| w.contains("SET timestamp=99999999999999999")), "{:?}", q.warnings);
+    assert_eq!(q.query_time, Some(1.5), "the rest is read as usual");
+    let text = std::fs::read_to_string(common::fixture("entries/implausible-times.log")).unwrap();
+    assert_eq!(slowlog::entry_time_millis(&text), None, "a backfill keeps the previous entry's time");
+
+    let feb_30 =
+        text.replace("9999-12-31T23:59:59.000000Z", "2026-02-30T10:00:00Z").replace("99999999999999999", "1795256131");
+    let q = slowlog::parse(&feb_30).unwrap();
+    assert_eq!(q.time, None);
+    assert!(q.warnings.iter().any(|w| w.contains("2026-02-30")), "{:?}", q.warnings);
+    assert_eq!(slowlog::entry_time_millis(&feb_30), Some(1_795_256_131_000), "SET timestamp dates it instead");
+}
