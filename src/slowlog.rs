@@ -256,6 +256,9 @@ struct Parser {
     header_schema: Option<String>,
     /// Bit i: `KNOWN_KEYS[i]` is in `extra` already.
     seen_known: u64,
+    /// `Query_time` / `Lock_time` were read (even when refused): a repeated line keeps the first.
+    seen_query_time: bool,
+    seen_lock_time: bool,
 }
 
 impl Parser {
@@ -265,7 +268,8 @@ impl Parser {
         } else if let Some(rest) = header.strip_prefix("User@Host:") {
             self.is_entry = true;
             self.user_host(rest);
-        } else if header.starts_with(|c: char| c.is_ascii_uppercase()) {
+        } else if header.starts_with(|c: char| c.is_ascii_uppercase() || c == '_' || c == '@') {
+            // `_id:` and `@timestamp:` are read too, to say that they are ignored.
             self.pairs(header);
         }
         // Anything else (`# No InnoDB statistics available…`, MariaDB's `# explain:` table) is
@@ -346,6 +350,11 @@ impl Parser {
                     self.field(previous, token);
                     key = None;
                 }
+                // `_id:`, `@timestamp:`, `Foo.Bar:`: shaped like a key, but not a name servers
+                // write (nor one a document can take as it is): said, not silently dropped.
+                (None, None) if token.len() > 1 && token.ends_with(':') => {
+                    self.warn(format!("{token} header pair ignored: not a key name slow logs use"));
+                }
                 (None, None) => {} // a stray word: nothing to attach it to
             }
         }
@@ -354,16 +363,40 @@ impl Parser {
         }
     }
 
+    /// A duration in seconds: not negative, and the first one when the line is repeated.
+    fn seconds(&mut self, key: &str, value: &str, seen: bool, first: Option<f64>) -> Option<f64> {
+        if seen {
+            let first = first.map_or_else(|| "refused".to_owned(), |f| f.to_string());
+            self.warn(format!("{key}: repeated ({first}, then {value}): the first is kept"));
+            return None;
+        }
+        let seconds = self.float(key, value)?;
+        if seconds < 0.0 {
+            self.warn(format!("{key}: {value} is negative: ignored"));
+            return None;
+        }
+        Some(seconds)
+    }
+
     fn field(&mut self, key: &str, value: &str) {
         let known = known_key(key);
         let kind = known.map_or(KeyKind::Inferred, |i| KNOWN_KEYS[i].1);
         let typed = match kind {
             KeyKind::QueryTime => {
                 self.is_entry = true;
-                self.q.query_time = self.float(key, value);
+                let seen = std::mem::replace(&mut self.seen_query_time, true);
+                if let Some(seconds) = self.seconds(key, value, seen, self.q.query_time) {
+                    self.q.query_time = Some(seconds);
+                }
                 return;
             }
-            KeyKind::LockTime => return self.q.lock_time = self.float(key, value),
+            KeyKind::LockTime => {
+                let seen = std::mem::replace(&mut self.seen_lock_time, true);
+                if let Some(seconds) = self.seconds(key, value, seen, self.q.lock_time) {
+                    self.q.lock_time = Some(seconds);
+                }
+                return;
+            }
             KeyKind::RowsSent => return self.q.rows_sent = self.integer(key, value),
             KeyKind::RowsExamined => return self.q.rows_examined = self.integer(key, value),
             KeyKind::Id => return self.q.id = self.integer(key, value),
@@ -440,9 +473,13 @@ impl Parser {
             self.q.query_type = Some("ADMIN".to_owned());
             self.set_query(format!("administrator command: {command}"));
         } else if let Some(use_line) = use_line {
-            // The statement was `use db` itself.
+            // Only the preamble: the statement may have been `use db` itself (pt-query-digest
+            // reports it so, as `use ?`), or the entry was cut. Kept as pt does, and said.
             self.q.query_type = Some("USE".to_owned());
             self.set_query(use_line.to_owned());
+            self.warn(format!("Query: no statement after the preamble; {use_line:?} is taken as the statement"));
+        } else {
+            self.warn("Query: the entry has no statement".to_owned());
         }
     }
 

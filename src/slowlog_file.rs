@@ -79,6 +79,20 @@ impl<R: BufRead> EntrySplitter<R> {
 
     /// Adds the current line to the entry, first ending the entry when the line starts a new one.
     fn push_line(&mut self, line_offset: u64) -> Option<RawEntry> {
+        // A run of NUL bytes at a line's start (a preallocated or crashed file's hole between
+        // entries) is not text: dropped, so it is neither glued onto the previous entry nor hides
+        // the `# Time:` that follows it.
+        let line_offset = match self.line.iter().position(|&b| b != 0) {
+            Some(0) => line_offset,
+            Some(nuls) => {
+                self.line.drain(..nuls);
+                line_offset + nuls as u64
+            }
+            None => {
+                self.line.clear();
+                return None;
+            }
+        };
         let line = trim_line_end(&self.line);
         let class = classify(line);
         let blank = line.iter().all(u8::is_ascii_whitespace);
@@ -290,6 +304,21 @@ mod tests {
         assert!(entries[0].text.starts_with("# Time:") && entries[0].text.ends_with("SELECT 1;\n"));
         assert!(entries[1].text.starts_with("# User@Host: b"));
         assert_eq!(entries[1].offset as usize, log.windows(14).position(|w| w == b"# User@Host: b").unwrap());
+    }
+
+    #[test]
+    fn a_block_of_nul_bytes_between_entries_is_dropped() {
+        let mut log = b"# Time: 2026-11-21T10:00:00Z\n# User@Host: a[a] @ localhost []  Id: 3\n# Query_time: 1.0  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 1\nSELECT 1;\n".to_vec();
+        log.extend(std::iter::repeat_n(0u8, 4096));
+        let second = log.len();
+        log.extend(b"# Time: 2026-11-21T10:00:05Z\n# User@Host: b[b] @ localhost []  Id: 4\n# Query_time: 2.0  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 1\nSELECT 2;\n");
+        log.extend(std::iter::repeat_n(0u8, 100));
+        let entries = split(&log);
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        assert!(entries[0].text.ends_with("SELECT 1;\n"), "{:?}", entries[0].text);
+        assert!(entries[1].text.starts_with("# Time: 2026-11-21T10:00:05Z"), "{:?}", &entries[1].text[..40]);
+        assert!(!entries[1].text.contains('\0'));
+        assert_eq!(entries[1].offset as usize, second, "the offset is where the text starts");
     }
 
     #[test]

@@ -132,7 +132,10 @@ proptest! {
         let entries: Vec<_> = EntrySplitter::new(&bytes[..]).collect::<std::io::Result<_>>().unwrap();
         let kept: String = entries.iter().map(|e| e.text.as_str()).collect();
         let original = String::from_utf8_lossy(&bytes);
-        let non_blank = |t: &str| t.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect::<Vec<_>>();
+        // NUL bytes at a line's start are dropped (a file's hole between entries), nothing else.
+        let non_blank = |t: &str| {
+            t.lines().map(|l| l.trim_start_matches('\0')).filter(|l| !l.trim().is_empty()).map(str::to_owned).collect::<Vec<_>>()
+        };
         prop_assert_eq!(non_blank(&kept), non_blank(&original));
     }
 

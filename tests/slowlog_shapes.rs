@@ -332,3 +332,31 @@ fn implausible_and_impossible_times_are_refused_with_warnings() {
     assert!(q.warnings.iter().any(|w| w.contains("2026-02-30")), "{:?}", q.warnings);
     assert_eq!(slowlog::entry_time_millis(&feb_30), Some(1_795_256_131_000), "SET timestamp dates it instead");
 }
+
+/// Each header oddity has a defined result and a warning: a negative Lock_time is dropped, a
+/// repeated Query_time line keeps the first, key-shaped names no server writes are ignored.
+#[test]
+fn header_oddities_have_a_defined_result_and_a_warning() {
+    let q = entry("header-oddities.log");
+    assert_eq!(q.query_time, Some(2.5), "the first Query_time");
+    assert_eq!(q.lock_time, None, "negative: dropped");
+    assert_eq!(q.rows_examined, Some(10));
+    assert_eq!(q.query.as_deref(), Some("SELECT id FROM orders WHERE id = 7"));
+    let has = |needle: &str| q.warnings.iter().any(|w| w.contains(needle));
+    assert!(has("Lock_time: -0.000100 is negative"), "{:?}", q.warnings);
+    assert!(has("Query_time: repeated (2.5, then 9.000000): the first is kept"), "{:?}", q.warnings);
+    assert!(has("Lock_time: repeated"), "the second Lock_time is not taken either: {:?}", q.warnings);
+    for name in ["_id:", "@timestamp:", "Foo.Bar:"] {
+        assert!(has(&format!("{name} header pair ignored")), "{name}: {:?}", q.warnings);
+    }
+    assert!(q.extra.iter().all(|(k, _)| !k.contains('.') && !k.starts_with(['_', '@'])), "{:?}", q.extra);
+
+    let text = std::fs::read_to_string(common::fixture("entries/header-oddities.log")).unwrap();
+    let only_use =
+        slowlog::parse(text.trim_end().strip_suffix("SELECT id FROM orders WHERE id = 7;").unwrap()).unwrap();
+    assert_eq!(only_use.query.as_deref(), Some("use shop"), "as pt-query-digest reports it");
+    assert!(only_use.warnings.iter().any(|w| w.contains("no statement after the preamble")), "{:?}", only_use.warnings);
+    let nothing = slowlog::parse(text.split("use shop;").next().unwrap()).unwrap();
+    assert_eq!(nothing.query, None);
+    assert!(nothing.warnings.iter().any(|w| w.contains("the entry has no statement")), "{:?}", nothing.warnings);
+}
