@@ -104,6 +104,20 @@ pub struct Cli {
     pub fail_on_dead_letter: bool,
 }
 
+/// The command line as clap should read it: `help --help` (or `help slowlog -h`) asks for help
+/// on help, which clap refuses; it is taken as `help` (or `help slowlog`).
+pub fn arguments(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    if args.get(1).is_some_and(|a| a == "help") {
+        let mut index = 0;
+        args.retain(|a| {
+            index += 1;
+            index <= 2 || (a != "--help" && a != "-h")
+        });
+    }
+    args
+}
+
 /// A command used wrongly (a missing argument, a bad value, `setup` without an endpoint): the
 /// binary exits with 2, as for invalid configuration, not 1 (which means documents not delivered).
 #[derive(Debug, thiserror::Error)]
@@ -167,7 +181,7 @@ pub enum Command {
     /// the "Slow queries" dashboard, its visualizations, a saved search and the index pattern into
     /// OpenSearch Dashboards. Signed like every other request; running it again replaces each piece.
     #[command(
-        after_help = "Example:\n  logs-to-opensearch setup --endpoint https://search-logs-abc123.eu-west-1.es.amazonaws.com --retention-days 14"
+        after_help = "Example:\n  logs-to-opensearch setup --endpoint https://search-logs-abc123.eu-west-1.es.amazonaws.com \\\n      --retention-days 14"
     )]
     Setup {
         /// Delete daily indices this many days after they were created.
@@ -204,7 +218,7 @@ pub enum Command {
     /// the entry itself (time and bytes), so running the same backfill again overwrites, never
     /// duplicates, and two files never overwrite each other's entries.
     #[command(
-        after_help = "Example:\n  logs-to-opensearch slowlog mysql-slowquery.log --log-group /aws/rds/instance/prod-db-1/slowquery --log-stream prod-db-1"
+        after_help = "Example:\n  logs-to-opensearch slowlog mysql-slowquery.log --log-stream prod-db-1 \\\n      --log-group /aws/rds/instance/prod-db-1/slowquery"
     )]
     Slowlog {
         /// The slow-log file; `-` reads standard input.
@@ -243,8 +257,9 @@ pub enum Command {
     /// (CloudWatch Logs allows two per log group). Signed with the AWS credentials in the
     /// environment (AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
     #[command(after_help = "Examples:\n  \
-        logs-to-opensearch subscribe --pattern '/aws/rds/*/slowquery' --destination-arn arn:aws:lambda:eu-west-1:123456789012:function:logs-to-opensearch\n  \
-        logs-to-opensearch subscribe --pattern '/aws/rds/*/slowquery' --destination-arn arn:aws:lambda:… --apply\n  \
+        FUNCTION_ARN=arn:aws:lambda:eu-west-1:123456789012:function:logs-to-opensearch\n  \
+        logs-to-opensearch subscribe --pattern '/aws/rds/*/slowquery' --destination-arn \"$FUNCTION_ARN\"\n  \
+        logs-to-opensearch subscribe --pattern '/aws/rds/*/slowquery' --apply \\\n      --destination-arn \"$FUNCTION_ARN\"\n  \
         logs-to-opensearch subscribe --log-group /aws/rds/instance/old-db/slowquery --unsubscribe --apply\n\n\
         The function must allow CloudWatch Logs to invoke it (the template's LogsInvokePermission does).\n\
         Exit status: 0 when the plan was printed (or applied in full), 1 when a change failed or a log\n\

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
-    let cli = if in_lambda { None } else { Some(cli::Cli::parse()) };
+    let cli = if in_lambda { None } else { Some(cli::Cli::parse_from(cli::arguments(std::env::args_os()))) };
     if in_lambda {
         init_lambda_logging();
     } else {

@@ -654,3 +654,27 @@ fn an_implausible_event_timestamp_falls_back_to_the_entry_time_or_now() {
     assert!(warnings.iter().any(|w| w.as_str().unwrap().contains("the time it was received")), "{warnings:?}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `help --help` is help, and no example line of any `--help` is wrapped in the middle of a
+/// command (clap wraps at 100 columns when not on a terminal): a line that goes on ends in `\`.
+#[test]
+fn help_on_help_works_and_examples_are_never_wrapped_mid_command() {
+    for args in [&["help", "--help"][..], &["help", "slowlog", "-h"]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("Usage: logs-to-opensearch"), "{args:?}");
+    }
+    for command in ["setup", "replay", "slowlog", "subscribe"] {
+        let help = text(&run(&[command, "--help"]).stdout);
+        let examples: Vec<&str> =
+            help.lines().skip_while(|l| !l.starts_with("Example")).skip(1).take_while(|l| !l.is_empty()).collect();
+        assert!(!examples.is_empty(), "{command} --help has no example");
+        let mut continued = false;
+        for line in examples {
+            let starts_command = line.starts_with("  logs-to-opensearch ") || line.starts_with("  FUNCTION_ARN=");
+            assert!(starts_command || continued, "{command} --help: an example wrapped mid-command: {line:?}");
+            assert!(line.len() <= 100, "{command} --help: {line:?}");
+            continued = line.ends_with('\\');
+        }
+    }
+}
