@@ -105,6 +105,8 @@ fn create_update_and_delete_manage_exactly_our_filters() {
     assert_eq!(sent["Data"]["Unsubscribed"], 1);
     assert_eq!(logs.subscribed(FILTER), vec![C, d, B]);
     assert_eq!(logs.filters(B), vec![Filter { name: FILTER.into(), destination: OTHER_FUNCTION.into() }]);
+    let listings = logs.calls().iter().filter(|c| *c == "DescribeLogGroups").count();
+    assert_eq!(listings, 2, "one listing for the Create, one for the Update (its old patterns are the same)");
 
     // Delete: ours go, the other filter stays.
     let (answer, _) = invoke(&env, &request("Delete", &response, update, None, Some(FILTER)), minute);

@@ -113,11 +113,15 @@ impl Properties {
 
     /// The listed log groups and the existing ones a pattern matches.
     async fn resolve(&self, logs: &Logs) -> Result<BTreeSet<String>, SubscriptionError> {
-        let mut all = self.log_groups.clone();
-        if !self.patterns.is_empty() {
-            all.extend(logs.groups_matching(&self.patterns).await?);
-        }
-        Ok(all)
+        let matched =
+            if self.patterns.is_empty() { BTreeSet::new() } else { logs.groups_matching(&self.patterns).await? };
+        Ok(self.with(matched))
+    }
+
+    /// The listed log groups and `matched` (the existing ones the patterns match).
+    fn with(&self, mut matched: BTreeSet<String>) -> BTreeSet<String> {
+        matched.extend(self.log_groups.iter().cloned());
+        matched
     }
 }
 
@@ -231,10 +235,16 @@ async fn work(request: &Request, logs: Result<&Logs, &SubscriptionError>) -> Out
         Ok(logs) => logs,
         Err(e) => return failed(physical, e.to_string()),
     };
-    let wanted = match properties.resolve(logs).await {
+    let matched = if properties.patterns.is_empty() {
+        Ok(BTreeSet::new())
+    } else {
+        logs.groups_matching(&properties.patterns).await
+    };
+    let matched = match matched {
         Ok(groups) => groups,
         Err(e) => return failed(physical, e.to_string()),
     };
+    let wanted = properties.with(matched.clone());
     let mut tally = Tally::default();
     // Every wanted group is put, not only new ones: a changed destination is applied, and a filter
     // removed by hand comes back.
@@ -246,7 +256,13 @@ async fn work(request: &Request, logs: Result<&Logs, &SubscriptionError>) -> Out
             // A renamed filter is a replacement: CloudFormation deletes the old resource next.
             if same_name {
                 if let Ok(old) = Properties::read(&request.old_resource_properties) {
-                    match old.resolve(logs).await {
+                    // The same patterns: their listing is the one just made.
+                    let before = if old.patterns == properties.patterns {
+                        Ok(old.with(matched))
+                    } else {
+                        old.resolve(logs).await
+                    };
+                    match before {
                         Ok(before) => {
                             let dropped: BTreeSet<String> = before.difference(&wanted).cloned().collect();
                             tally.unsubscribe(logs, &dropped, &physical).await;
