@@ -34,6 +34,9 @@ Environment (the Lambda's variables; README.md has the full table):
                               /aws/rds/instance/db-1/slowquery on 2026-11-21 → cwl-aws-rds-instance-db-1-slowquery-2026.11.21
   INDEX_TYPE                  legacy _type for Elasticsearch 6 domains (default: none; OpenSearch refuses it)
   REDACT_QUERY_LITERALS       true: mask string and number literals in Query, @message and alerts
+  FINGERPRINT_PRESERVE_EMBEDDED_NUMBERS
+                              true: keep numbers inside identifiers in fingerprints (default: false,
+                              as pt-query-digest: orders_2024_01 → orders_?_?)
   RUST_LOG                    log level on stderr (default: warn)
 
 Alerts (with --alerts send; the default, print, shows them on stderr):

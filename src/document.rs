@@ -146,6 +146,8 @@ pub struct DocumentBuilder {
     /// When the batch arrived: dates an event whose own time is implausible and that has no
     /// plausible entry time.
     received_ms: Option<i64>,
+    /// pt-query-digest's fingerprint options (`FINGERPRINT_PRESERVE_EMBEDDED_NUMBERS`).
+    fingerprint_rules: crate::fingerprint::Rules,
 }
 
 impl DocumentBuilder {
@@ -158,7 +160,14 @@ impl DocumentBuilder {
             redact_literals: false,
             patterns: redact::Patterns::default(),
             received_ms: None,
+            fingerprint_rules: crate::fingerprint::Rules::default(),
         }
+    }
+
+    /// The fingerprint options (pt-query-digest's `--preserve-embedded-numbers`).
+    pub fn fingerprint_rules(mut self, rules: crate::fingerprint::Rules) -> Self {
+        self.fingerprint_rules = rules;
+        self
     }
 
     /// When the batch arrived (milliseconds since the epoch), for events whose time is not plausible.
@@ -196,15 +205,16 @@ impl DocumentBuilder {
         };
 
         let mut message = message;
-        let body = if let Some(mut query) = slowlog::parse(&message) {
+        let body = if let Some(mut query) = slowlog::parse_with(&message, self.fingerprint_rules) {
             warnings.append(&mut query.warnings);
             if self.redact_literals {
                 // After the ids are made from the original text. The fingerprint is made again
-                // from the masked text (pt's rules misread `'a\\'` and leave what follows
-                // unmasked), and masked once more.
+                // from the masked text (pt's rules can leave a literal where the masker does not,
+                // as in an unterminated string), and masked once more.
                 query.query = query.query.as_deref().map(redact::mask_literals);
                 if let Some(masked) = &query.query {
-                    query.fingerprint = Some(redact::mask_literals(&crate::fingerprint::fingerprint(masked)));
+                    let fingerprint = crate::fingerprint::fingerprint_with(masked, self.fingerprint_rules);
+                    query.fingerprint = Some(redact::mask_literals(&fingerprint));
                 }
                 message = redact::mask_entry(&message);
             }

@@ -267,6 +267,7 @@ pub fn encode_logs(config: &Config, data: LogsData, mut inspect: impl FnMut(&Doc
     let mut builder = DocumentBuilder::new(&config.index_prefix, meta)
         .redact_literals(config.redact_literals)
         .redact_patterns(config.redact_patterns.clone())
+        .fingerprint_rules(config.fingerprint_rules)
         .received_at(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

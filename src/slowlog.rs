@@ -14,7 +14,7 @@
 //!
 //! Pure: no I/O, no clock, no logging.
 
-use crate::fingerprint::{fingerprint, fingerprint_id};
+use crate::fingerprint::{fingerprint_id, fingerprint_with, Rules};
 use chrono::{DateTime, Datelike, NaiveDate};
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -180,7 +180,12 @@ const KEYS_BY_LETTER: [(u8, u8); 26] = {
 /// Parses one entry. `None` when the text is not a slow-log entry (no `# Query_time:` and no
 /// `# User@Host:` header at its start), for example a start-up banner or an error-log line.
 pub fn parse(entry: &str) -> Option<SlowQuery> {
-    let mut parser = Parser::default();
+    parse_with(entry, Rules::default())
+}
+
+/// [`parse`], with the fingerprint made under `rules`.
+pub fn parse_with(entry: &str, rules: Rules) -> Option<SlowQuery> {
+    let mut parser = Parser { rules, ..Parser::default() };
     let mut pos = 0;
     // Header section: the leading `#` lines (blank lines before them are skipped).
     for line in lines(entry) {
@@ -259,6 +264,7 @@ struct Parser {
     /// `Query_time` / `Lock_time` were read (even when refused): a repeated line keeps the first.
     seen_query_time: bool,
     seen_lock_time: bool,
+    rules: Rules,
 }
 
 impl Parser {
@@ -484,7 +490,7 @@ impl Parser {
     }
 
     fn set_query(&mut self, query: String) {
-        let fp = fingerprint(&query);
+        let fp = fingerprint_with(&query, self.rules);
         self.q.fingerprint_id = Some(fingerprint_id(&fp));
         self.q.fingerprint = Some(fp);
         self.q.query = Some(query);

@@ -678,3 +678,28 @@ fn help_on_help_works_and_examples_are_never_wrapped_mid_command() {
         }
     }
 }
+
+/// The README's example alert is what `--alerts print` prints for the bundled event, line for line
+/// (it went stale once: an old id, a Discover URL without the index).
+#[test]
+fn the_readme_example_alert_is_what_the_binary_prints() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let example: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.contains("As `--alerts print` shows it:"))
+        .skip_while(|l| *l != "```")
+        .skip(1)
+        .take_while(|l| *l != "```")
+        .collect();
+    assert!(example.len() > 5 && example[0].starts_with("Slow query on "), "{example:?}");
+    let out = bin()
+        .env("SLOW_QUERY_ALERT_SECONDS", "5")
+        .env("DASHBOARDS_URL", "https://search-logs.eu-west-1.es.amazonaws.com/_dashboards")
+        .args(["replay", common::fixture("events/rds-mysql80-slowquery.json").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = text(&out.stderr);
+    let printed: Vec<&str> = stderr.lines().skip_while(|l| *l != example[0]).take(example.len()).collect();
+    assert_eq!(printed, example, "README.md's example alert differs from the binary's");
+}

@@ -120,6 +120,26 @@ fn setup_installs_the_templates_idempotently_and_the_real_mapping_follows_them()
     for (field, wanted) in expected {
         assert_eq!(node.field_type(mysql, field).as_deref(), Some(wanted), "{field} in {mysql}");
     }
+    // A Fingerprint_id as pt-query-digest's report prints it (`0x…`), or in lower case, finds the
+    // documents: the template's normalizer.
+    node.ok("POST", &format!("/{mysql}/_refresh"), None);
+    let any = node.ok(
+        "GET",
+        &format!("/{mysql}/_search?size=1"),
+        Some(&json!({"query": {"exists": {"field": "Fingerprint_id"}}})),
+    );
+    let id = any["hits"]["hits"][0]["_source"]["Fingerprint_id"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 32, "{id}");
+    let hits = |query: Value| {
+        node.ok("GET", &format!("/{mysql}/_count"), Some(&json!({ "query": query })))["count"].as_u64().unwrap()
+    };
+    let exact = hits(json!({"term": {"Fingerprint_id": id}}));
+    assert!(exact >= 1);
+    for written in [format!("0x{id}"), format!("0x{}", id.to_ascii_lowercase()), id.to_ascii_lowercase()] {
+        assert_eq!(hits(json!({"term": {"Fingerprint_id": written}})), exact, "term {written}");
+        let dql = json!({"query_string": {"query": format!("Fingerprint_id:{written}")}});
+        assert_eq!(hits(dql), exact, "query_string {written}");
+    }
     let mariadb = "rt-setup-aws-rds-instance-maria-1-slowquery-2026.11.21";
     for (field, wanted) in [("Full_scan", "boolean"), ("QC_hit", "boolean"), ("Thread_id", "long")] {
         assert_eq!(node.field_type(mariadb, field).as_deref(), Some(wanted), "{field} in {mariadb}");

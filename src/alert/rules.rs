@@ -367,6 +367,9 @@ impl SlowQueryRule {
         q.query_time.is_some_and(|t| t >= self.seconds)
             && self.min_rows_examined.is_none_or(|min| q.rows_examined.is_some_and(|rows| rows >= min))
             && !q.user.as_ref().is_some_and(|user| self.ignore_users.contains(user))
-            && !q.fingerprint_id.as_ref().is_some_and(|id| self.ignore_fingerprints.contains(id))
+            && !q
+                .fingerprint_id
+                .as_ref()
+                .is_some_and(|id| self.ignore_fingerprints.iter().any(|ignored| id.ends_with(ignored.as_str())))
     }
 }

@@ -89,7 +89,9 @@ impl RawConfig {
         let mut ignore_fingerprints = Vec::new();
         for id in list("SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS") {
             let hex = id.strip_prefix("0x").or_else(|| id.strip_prefix("0X")).unwrap_or(&id);
-            if hex.len() != 16 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            // 32 digits as pt-query-digest 3 prints them; 16, the ids of earlier releases (and of
+            // pt 2), still match as the last 16.
+            if !matches!(hex.len(), 16 | 32) || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
                 return Err(ConfigError::Fingerprint { value: id });
             }
             ignore_fingerprints.push(hex.to_ascii_uppercase());

@@ -35,6 +35,7 @@
 //! | `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` | `2773` | the extension's port (the extension's own variable) |
 //! | `DASHBOARDS_URL` | unset | OpenSearch Dashboards / Kibana base URL, for the message's Discover button |
 //! | `REDACT_QUERY_LITERALS` | `false` | `true`: mask literals and comments in `Query`, `Fingerprint`, `@message` and alerts |
+//! | `FINGERPRINT_PRESERVE_EMBEDDED_NUMBERS` | `false` | `true`: numbers inside identifiers stay in fingerprints (pt-query-digest's `--preserve-embedded-numbers`) |
 //! | `REDACT_PATTERNS` | unset | a JSON array of regular expressions whose matches become `?` in every document's text and alert |
 //! | `INSTALL_TEMPLATES` | `false` | `true`: the Lambda function puts the index templates once per execution environment |
 //! | `SUBSCRIPTION_DESTINATION_ARN` | unset | the function that log groups created later are subscribed to (auto-subscribe) |
@@ -94,6 +95,7 @@ pub const VARIABLES: &[&str] = &[
     "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
     "DASHBOARDS_URL",
     "REDACT_QUERY_LITERALS",
+    "FINGERPRINT_PRESERVE_EMBEDDED_NUMBERS",
     "REDACT_PATTERNS",
     "INSTALL_TEMPLATES",
     "REPORT_BATCH_ITEM_FAILURES",
@@ -154,6 +156,8 @@ pub struct Config {
     pub redact_literals: bool,
     /// The user's patterns (`REDACT_PATTERNS`), masked in every document.
     pub redact_patterns: crate::redact::Patterns,
+    /// pt-query-digest's fingerprint options (`FINGERPRINT_PRESERVE_EMBEDDED_NUMBERS`).
+    pub fingerprint_rules: crate::fingerprint::Rules,
     /// The Lambda function installs the index templates at start (`INSTALL_TEMPLATES`).
     pub install_templates: bool,
     /// Kinesis records not delivered are named in `batchItemFailures` rather than failing the
@@ -176,6 +180,7 @@ impl Default for Config {
             alerts: AlertConfig::default(),
             redact_literals: false,
             redact_patterns: crate::redact::Patterns::default(),
+            fingerprint_rules: crate::fingerprint::Rules::default(),
             install_templates: false,
             report_batch_item_failures: false,
             subscriptions: SubscriptionsConfig {
@@ -228,7 +233,7 @@ pub enum ConfigError {
     #[error("{name}: {problem}")]
     Rule { name: &'static str, problem: crate::alert::RuleError },
     #[error(
-        "SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS must list Fingerprint_id values (16 hexadecimal digits, as in the documents); got {value:?}"
+        "SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS must list Fingerprint_id values (32 hexadecimal digits, as in the documents and pt-query-digest's reports; 16, an id of earlier releases, matches its last 16); got {value:?}"
     )]
     Fingerprint { value: String },
     #[error("{name} must be an http:// or https:// URL: {problem}; got {value:?}")]
@@ -372,6 +377,9 @@ impl RawConfig {
             }
         };
         let redact_literals = one_of(&self, "REDACT_QUERY_LITERALS", &["false", "true"], "true or false")? == "true";
+        let preserve_embedded_numbers =
+            one_of(&self, "FINGERPRINT_PRESERVE_EMBEDDED_NUMBERS", &["false", "true"], "true or false")? == "true";
+        let fingerprint_rules = crate::fingerprint::Rules { preserve_embedded_numbers };
         let install_templates = one_of(&self, "INSTALL_TEMPLATES", &["false", "true"], "true or false")? == "true";
         let redact_patterns = match self.get("REDACT_PATTERNS") {
             None => crate::redact::Patterns::default(),
@@ -401,6 +409,7 @@ impl RawConfig {
             alerts,
             redact_literals,
             redact_patterns,
+            fingerprint_rules,
         })
     }
 

@@ -226,8 +226,9 @@ fn alert_rules_are_read_with_their_defaults() {
         ("SLOW_QUERY_ALERT_SECONDS", "10"),
         ("SLOW_QUERY_ALERT_MIN_ROWS_EXAMINED", "100000"),
         ("SLOW_QUERY_ALERT_IGNORE_USERS", "none"),
-        ("SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS", "0x9c2f6b0e1d3a4b5c, 77D6859F540DE899"),
+        ("SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS", "0x9c2f6b0e1d3a4b5c, 0xC893BEA04602018D5146D415A8F6BAA2"),
         ("REDACT_QUERY_LITERALS", "TRUE"),
+        ("FINGERPRINT_PRESERVE_EMBEDDED_NUMBERS", "true"),
         ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "2999"),
         ("AWS_SESSION_TOKEN", "token"),
     ])
@@ -235,8 +236,10 @@ fn alert_rules_are_read_with_their_defaults() {
     let rule = c.alerts.rules.slow_query.unwrap();
     assert!(rule.ignore_users.is_empty());
     assert_eq!(rule.min_rows_examined, Some(100_000));
-    assert_eq!(rule.ignore_fingerprints, ["9C2F6B0E1D3A4B5C", "77D6859F540DE899"]);
+    assert_eq!(rule.ignore_fingerprints, ["9C2F6B0E1D3A4B5C", "C893BEA04602018D5146D415A8F6BAA2"]);
     assert!(c.redact_literals);
+    assert!(c.fingerprint_rules.preserve_embedded_numbers);
+    assert!(!config(&[]).unwrap().fingerprint_rules.preserve_embedded_numbers, "pt's default");
     assert_eq!(c.alerts.extension.port, 2999);
     assert_eq!(c.alerts.extension.token.unwrap().expose(), "token");
 }
@@ -278,6 +281,8 @@ fn refuses_bad_alert_numbers_and_fingerprints() {
         ("SLACK_TIMEOUT_SECONDS", "31"),
         ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "0"),
         ("REDACT_QUERY_LITERALS", "yes"),
+        ("FINGERPRINT_PRESERVE_EMBEDDED_NUMBERS", "1"),
+        ("SLOW_QUERY_ALERT_IGNORE_FINGERPRINTS", "C893BEA04602018D5146D415A8F6BAA"),
     ];
     for (name, value) in cases {
         let message = config(&[(name, value)]).unwrap_err().to_string();
