@@ -79,7 +79,7 @@ pub struct Cli {
                      https://search-logs-abc123.eu-west-1.es.amazonaws.com or http://127.0.0.1:9200"
     )]
     pub endpoint: Option<String>,
-    /// How long to keep retrying a batch's failed items before giving up on them.
+    /// How long to keep retrying a batch's failed items (or a setup piece) before giving up on them.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub retry_for: u64,
     /// What to do with alerts: print them on stderr (default), send them to Slack, or skip them.
@@ -183,6 +183,8 @@ pub enum Command {
     /// `logs-to-opensearch-retention` (deletes daily indices after --retention-days), and imports
     /// the "Slow queries" dashboard, its visualizations, a saved search and the index pattern into
     /// OpenSearch Dashboards. Signed like every other request; running it again replaces each piece.
+    /// A busy cluster is retried for --retry-for seconds; a piece that still fails is reported and
+    /// the others are installed all the same (exit status 1).
     #[command(
         after_help = "Example:\n  logs-to-opensearch setup --endpoint https://search-logs-abc123.eu-west-1.es.amazonaws.com \\\n      --retention-days 14"
     )]
@@ -200,6 +202,10 @@ pub enum Command {
         /// plugin is detected and skipped with a note in any case.
         #[arg(long)]
         no_ism: bool,
+        /// Also attach the retention policy to indices of the prefix that exist already and have
+        /// no policy (ISM gives it to new indices only; without this flag setup counts them).
+        #[arg(long, conflicts_with = "no_ism")]
+        attach_existing: bool,
     },
     /// Run a saved Lambda event through exactly the Lambda's code path.
     ///
@@ -311,8 +317,16 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
     // Where a backfill stopped: its file and the number of entries before the batch not taken.
     let mut stop_point = None;
     let mut summary = match cli.command {
-        Command::Setup { retention_days, dashboards_path, no_dashboards, no_ism } => {
-            return setup(&config, retention_days, &dashboards_path, no_dashboards, no_ism).await;
+        Command::Setup { retention_days, dashboards_path, no_dashboards, no_ism, attach_existing } => {
+            let args = SetupArgs {
+                retention_days,
+                dashboards_path: &dashboards_path,
+                no_dashboards,
+                no_ism,
+                attach_existing,
+                retry_for,
+            };
+            return setup(&config, args).await;
         }
         Command::Replay { event } => replay(&handler, &event, retry_for).await?,
         Command::Subscribe { .. } => unreachable!("handled above"),
@@ -452,43 +466,63 @@ struct Backfill {
     resume_from: u64,
 }
 
-/// `setup`: each piece in turn, a line on stderr for each; stops at the first failure.
-async fn setup(
-    config: &Config,
+/// What `setup` is told.
+struct SetupArgs<'a> {
     retention_days: u32,
-    dashboards_path: &str,
+    dashboards_path: &'a str,
     no_dashboards: bool,
     no_ism: bool,
-) -> Result<()> {
+    attach_existing: bool,
+    retry_for: Duration,
+}
+
+/// `setup`: each piece in turn, a line on stderr for each, whatever the others did (an ISM 403
+/// does not skip the dashboards); fails at the end when one failed.
+async fn setup(config: &Config, args: SetupArgs<'_>) -> Result<()> {
     let Some(opensearch) = &config.opensearch else {
         return Err(usage("setup needs an endpoint: --endpoint URL or OPENSEARCH_ENDPOINT"));
     };
     let transport = crate::delivery::transport(opensearch, None)?;
-    let assets = setup::assets(&config.index_prefix, retention_days);
-    let timeout = opensearch.timeout;
-    for done in setup::install_templates(&transport, &assets, timeout).await? {
-        eprintln!("logs-to-opensearch: installed {done}");
+    let assets = setup::assets(&config.index_prefix, args.retention_days);
+    let patience = || setup::Patience::new(opensearch.timeout, args.retry_for);
+    let mut failed = Vec::new();
+    let mut report = |verb: &str, result: Result<String, setup::SetupError>| match result {
+        Ok(done) => eprintln!("logs-to-opensearch: {verb} {done}"),
+        Err(e) => {
+            eprintln!("logs-to-opensearch: FAILED: {e}");
+            failed.push(e);
+        }
+    };
+    for (name, body) in setup::templates(&assets) {
+        report("installed", setup::install_template(&transport, name, body, patience()).await);
     }
     let serverless = matches!(&opensearch.auth, crate::config::Auth::SigV4 { service, .. } if service == "aoss");
-    if no_ism {
+    if args.no_ism {
         eprintln!("logs-to-opensearch: skipped the ISM policy (--no-ism)");
     } else if serverless {
         eprintln!(
             "logs-to-opensearch: skipped the ISM policy: OpenSearch Serverless has no ISM (set the collection's data lifecycle policy)"
         );
     } else {
-        match setup::install_policy(&transport, &assets, timeout).await {
-            Ok(done) => eprintln!("logs-to-opensearch: installed {done}"),
+        match setup::install_policy(&transport, &assets, patience()).await {
             Err(setup::SetupError::NoPlugin { plugin, .. }) => eprintln!(
                 "logs-to-opensearch: skipped the ISM policy: this cluster has no {plugin} plugin; \
                  indices are kept until deleted (install the plugin and run setup again, or --no-ism)"
             ),
-            Err(e) => return Err(e.into()),
+            Err(e) => report("installed", Err(e)),
+            Ok(done) => {
+                report("installed", Ok(done));
+                let existing =
+                    setup::existing_indices(&transport, &config.index_prefix, args.attach_existing, patience());
+                report("checked", existing.await);
+            }
         }
     }
-    if !no_dashboards {
-        let done = setup::import_dashboards(&transport, &assets, dashboards_path, timeout).await?;
-        eprintln!("logs-to-opensearch: imported {done}");
+    if !args.no_dashboards {
+        report("imported", setup::import_dashboards(&transport, &assets, args.dashboards_path, patience()).await);
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("setup: {} piece(s) failed (each is listed above); the others are installed", failed.len());
     }
     Ok(())
 }

@@ -197,7 +197,9 @@ async fn install_templates(config: &Config, opensearch: &crate::config::OpenSear
     let assets = setup::assets(&config.index_prefix, 30);
     let installed = match crate::delivery::transport(opensearch, None) {
         Ok(transport) => {
-            setup::install_templates(&transport, &assets, opensearch.timeout).await.map_err(|e| e.to_string())
+            // A few seconds for a cluster that is briefly busy: the first batch is waiting.
+            let patience = setup::Patience::new(opensearch.timeout, std::time::Duration::from_secs(5));
+            setup::install_templates(&transport, &assets, patience).await.map_err(|e| e.to_string())
         }
         Err(e) => Err(crate::text::error_chain(&e)),
     };

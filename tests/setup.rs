@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::standin::{Auth, FieldType, StandIn};
+use common::standin::{Auth, Fault, FieldType, StandIn};
 use std::process::Output;
 
 fn text(out: &Output) -> String {
@@ -95,4 +95,124 @@ fn setup_without_an_endpoint_or_against_a_refusing_cluster_says_why() {
         "{}",
         text(&out)
     );
+}
+
+/// A single 503 (and a dropped connection, and a 429) is what a busy domain answers now and then:
+/// setup waits and tries again, as delivery does, and installs everything.
+#[test]
+fn setup_retries_a_busy_cluster() {
+    let standin = StandIn::start(Auth::SigV4 { service: "es" });
+    standin.script_path("/_index_template/logs-to-opensearch-logs", Fault::Status(503));
+    standin.script_path("/_index_template/logs-to-opensearch-logs", Fault::DropConnection);
+    standin.script_path("/_plugins/_ism/policies/", Fault::Status(429));
+    standin.script_path("/_dashboards/", Fault::HtmlBadGateway);
+    let out = common::cli_signed_for(&standin).args(["setup"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(standin.template("logs-to-opensearch-logs").is_some());
+    assert!(standin.policy("logs-to-opensearch-retention").is_some());
+    assert!(text(&out).contains("imported Dashboards saved objects: 9 imported"), "{}", text(&out));
+
+    // A cluster that stays unavailable: given up at --retry-for, with the number of tries.
+    let standin = StandIn::start(Auth::SigV4 { service: "es" });
+    for _ in 0..100 {
+        standin.script_path("/_index_template/logs-to-opensearch-deadletter", Fault::Status(503));
+    }
+    let out = common::cli_signed_for(&standin).args(["--retry-for", "2", "setup", "--no-dashboards"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = text(&out);
+    let line = stderr.lines().find(|l| l.contains("FAILED: index template logs-to-opensearch-deadletter")).unwrap();
+    assert!(line.contains("HTTP 503 (tried ") && line.contains("no cluster-manager"), "{line}");
+    // The others went on.
+    assert!(
+        standin.template("logs-to-opensearch").is_some() && standin.policy("logs-to-opensearch-retention").is_some()
+    );
+}
+
+/// One piece refused (an ISM 403 from the security plugin) does not skip the others; each is
+/// reported, and the exit status says something failed.
+#[test]
+fn setup_goes_on_after_a_piece_fails_and_reports_each() {
+    let standin = StandIn::start(Auth::SigV4 { service: "es" });
+    let denied = r#"{"error":{"root_cause":[{"type":"security_exception","reason":"no permissions for [cluster:admin/opendistro/ism/policy/get] and User [name=arn:aws:iam::123456789012:role/setup]"}],"type":"security_exception","reason":"no permissions for [cluster:admin/opendistro/ism/policy/get]"},"status":403}"#;
+    standin.script_path("/_plugins/_ism/", Fault::Answer(403, "application/json", denied.to_owned()));
+    let out = common::cli_signed_for(&standin).args(["setup"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = text(&out);
+    assert!(
+        stderr.contains("FAILED: ISM policy logs-to-opensearch-retention: the cluster answered HTTP 403")
+            && stderr.contains("no permissions for [cluster:admin/opendistro/ism/policy/get]"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("imported Dashboards saved objects: 9 imported"), "the dashboards still: {stderr}");
+    assert!(stderr.contains("1 piece(s) failed"), "{stderr}");
+    assert!(standin.policy("logs-to-opensearch-retention").is_none());
+    assert!(standin.saved_objects().len() == 9);
+
+    // --no-ism: no policy asked for, nothing failed.
+    let standin = StandIn::start(Auth::SigV4 { service: "es" });
+    standin.script_path("/_plugins/_ism/", Fault::Answer(403, "application/json", denied.to_owned()));
+    let out = common::cli_signed_for(&standin).args(["setup", "--no-ism"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("skipped the ISM policy (--no-ism)"), "{}", text(&out));
+}
+
+/// An answer that is not the API's (a login page with 200, the wrong path) is described, with the
+/// body and a hint, never as `HTTP 200: null`.
+#[test]
+fn an_unexpected_dashboards_answer_is_shown_with_a_hint() {
+    let standin = StandIn::start(Auth::SigV4 { service: "es" });
+    let login = "<html><head><title>Log in</title></head><body>Please log in</body></html>";
+    standin.script_path("/_dashboards/", Fault::Answer(200, "text/html", login.to_owned()));
+    let out = common::cli_signed_for(&standin).args(["setup"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = text(&out);
+    let line = stderr.lines().find(|l| l.contains("FAILED: Dashboards saved objects")).unwrap();
+    assert!(line.contains("an unexpected answer (HTTP 200") && line.contains("Please log in"), "{line}");
+    assert!(line.contains("is --dashboards-path right?") && !line.contains("null"), "{line}");
+
+    let out = common::cli_signed_for(&standin).args(["setup", "--dashboards-path", "kibana"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let line = text(&out).lines().find(|l| l.contains("FAILED: Dashboards")).unwrap().to_owned();
+    assert!(line.contains("HTTP 404") && line.contains("is --dashboards-path right?"), "{line}");
+}
+
+/// ISM gives the policy to new indices only: setup counts the indices already there without
+/// one, `--attach-existing` attaches it to them, and an index under another policy is left alone.
+#[test]
+fn setup_offers_and_attaches_the_retention_policy_to_existing_indices() {
+    let standin = StandIn::start(Auth::SigV4 { service: "es" });
+    standin.create_index("cwl-aws-rds-instance-db-1-slowquery-2026.11.20", None);
+    standin.create_index("cwl-aws-rds-instance-db-1-slowquery-2026.11.21", None);
+    standin.create_index("cwl-aws-lambda-api-2026.11.21", Some("keep-forever"));
+    standin.create_index("other-2026.11.21", None);
+    let out = common::cli_signed_for(&standin).args(["setup", "--no-dashboards"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = text(&out);
+    assert!(
+        stderr.contains("checked existing indices cwl-*: 2 without a policy, kept until deleted")
+            && stderr.contains("`setup --attach-existing` attaches it")
+            && stderr.contains("1 managed by another policy"),
+        "{stderr}"
+    );
+    assert_eq!(standin.index_policy("cwl-aws-rds-instance-db-1-slowquery-2026.11.20"), None, "only offered");
+
+    let out =
+        common::cli_signed_for(&standin).args(["setup", "--no-dashboards", "--attach-existing"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("attached the retention policy to 2 without one"), "{}", text(&out));
+    for index in ["cwl-aws-rds-instance-db-1-slowquery-2026.11.20", "cwl-aws-rds-instance-db-1-slowquery-2026.11.21"] {
+        assert_eq!(standin.index_policy(index).as_deref(), Some("logs-to-opensearch-retention"), "{index}");
+    }
+    assert_eq!(standin.index_policy("cwl-aws-lambda-api-2026.11.21").as_deref(), Some("keep-forever"));
+    assert_eq!(standin.index_policy("other-2026.11.21"), None, "not of the prefix");
+
+    // New indices get it from the policy's ism_template; nothing is left to attach.
+    standin.create_index("cwl-aws-rds-instance-db-1-slowquery-2026.11.22", None);
+    assert_eq!(
+        standin.index_policy("cwl-aws-rds-instance-db-1-slowquery-2026.11.22").as_deref(),
+        Some("logs-to-opensearch-retention")
+    );
+    let out = common::cli_signed_for(&standin).args(["setup", "--no-dashboards"]).output().unwrap();
+    assert!(text(&out).contains("3 under the retention policy, 1 managed by another policy"), "{}", text(&out));
+    assert!(text(&out).contains("none without a policy"), "{}", text(&out));
 }

@@ -63,6 +63,8 @@ pub enum Fault {
     RetryAfter(u64),
     /// No fault: the request is handled normally (lines a random script up with requests).
     Pass,
+    /// This status, content type and body, as a proxy, a login page or a security plugin answers.
+    Answer(u16, &'static str, String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +87,9 @@ struct Index {
     dynamic_false: bool,
     /// `date_detection: false` from the index template: strings are never mapped as dates.
     no_date_detection: bool,
+    /// The ISM policy managing the index: from a policy's `ism_template` when the index was made
+    /// after it, or attached by `_plugins/_ism/add`.
+    policy_id: Option<String>,
 }
 
 #[derive(Debug)]
@@ -105,6 +110,8 @@ struct State {
     policies: BTreeMap<String, (u64, Value)>,
     /// Dashboards saved objects by (type, id).
     saved_objects: BTreeMap<(String, String), Value>,
+    /// Faults for requests other than `_bulk`: (path prefix, faults used in order).
+    path_faults: Vec<(String, VecDeque<Fault>)>,
     /// In front of a real node (`http://127.0.0.1:PORT`): forward instead of answering.
     upstream: Option<String>,
 }
@@ -143,6 +150,7 @@ impl StandIn {
             templates: BTreeMap::new(),
             policies: BTreeMap::new(),
             saved_objects: BTreeMap::new(),
+            path_faults: Vec::new(),
             upstream,
         }));
         let shared = Arc::clone(&state);
@@ -163,6 +171,35 @@ impl StandIn {
     /// Queues a fault for the next `_bulk` request (faults are used in order, one per request).
     pub fn script(&self, fault: Fault) {
         self.state.lock().unwrap().faults.push_back(fault);
+    }
+
+    /// Queues a fault for the next request whose path starts with `path` (not `_bulk`'s: see
+    /// [`StandIn::script`]); faults are used in order, one per request.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn script_path(&self, path: &str, fault: Fault) {
+        let mut state = self.state.lock().unwrap();
+        match state.path_faults.iter_mut().find(|(p, _)| p == path) {
+            Some((_, faults)) => faults.push_back(fault),
+            None => state.path_faults.push((path.to_owned(), VecDeque::from([fault]))),
+        }
+    }
+
+    /// Makes an empty index, as a document indexed before setup ran would have (templates and
+    /// ISM templates apply as they are now), optionally under an ISM policy.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn create_index(&self, name: &str, policy_id: Option<&str>) {
+        let mut state = self.state.lock().unwrap();
+        let mut index = new_index(&state.templates, &state.policies, name);
+        if let Some(policy) = policy_id {
+            index.policy_id = Some(policy.to_owned());
+        }
+        state.indices.insert(name.to_owned(), index);
+    }
+
+    /// The ISM policy managing an index.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn index_policy(&self, index: &str) -> Option<String> {
+        self.state.lock().unwrap().indices.get(index)?.policy_id.clone()
     }
 
     /// Drops the faults not yet used: the cluster is healthy again.
@@ -225,8 +262,28 @@ pub fn pattern_matches(pattern: &str, index: &str) -> bool {
     }
 }
 
-/// A new index, with the mappings of the highest-priority template whose patterns match it.
-fn new_index(templates: &BTreeMap<String, Value>, name: &str) -> Index {
+/// A new index, with the mappings of the highest-priority template whose patterns match it, and
+/// under the ISM policy whose `ism_template` matches it (the highest priority).
+fn new_index(templates: &BTreeMap<String, Value>, policies: &BTreeMap<String, (u64, Value)>, name: &str) -> Index {
+    let policy_id = policies
+        .iter()
+        .filter_map(|(id, (_, policy))| {
+            let templates = policy["policy"]["ism_template"].as_array()?;
+            let matching = templates.iter().filter(|t| {
+                t["index_patterns"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p.as_str().is_some_and(|p| pattern_matches(p, name))))
+            });
+            matching.map(|t| t["priority"].as_u64().unwrap_or(0)).max().map(|priority| (priority, id))
+        })
+        .max()
+        .map(|(_, id)| id.clone());
+    let mut index = new_index_mappings(templates, name);
+    index.policy_id = policy_id;
+    index
+}
+
+fn new_index_mappings(templates: &BTreeMap<String, Value>, name: &str) -> Index {
     let matching = templates.values().filter(|t| {
         t["index_patterns"]
             .as_array()
@@ -350,6 +407,69 @@ fn ism_policy(state: &Mutex<State>, method: &str, id: &str, query: &str, body: &
     }
 }
 
+/// `GET _plugins/_ism/explain/<patterns>`: each matching index with its policy (null keys for an
+/// index no policy manages), and how many are managed; ISM's answer shape.
+fn ism_explain(state: &Mutex<State>, patterns: &str) -> Reply {
+    let state = state.lock().unwrap();
+    let mut answer = serde_json::Map::new();
+    let mut managed = 0;
+    for (name, index) in &state.indices {
+        if !patterns.split(',').any(|p| pattern_matches(p, name)) {
+            continue;
+        }
+        let entry = match &index.policy_id {
+            Some(id) => {
+                managed += 1;
+                json!({
+                    "index.plugins.index_state_management.policy_id": id,
+                    "index.opendistro.index_state_management.policy_id": id,
+                    "index": name, "index_uuid": format!("uuid-{name}"), "policy_id": id, "enabled": true
+                })
+            }
+            None => json!({
+                "index.plugins.index_state_management.policy_id": null,
+                "index.opendistro.index_state_management.policy_id": null,
+                "enabled": null
+            }),
+        };
+        answer.insert(name.clone(), entry);
+    }
+    answer.insert("total_managed_indices".into(), json!(managed));
+    Reply::Now(Response::json(200, &Value::Object(answer)))
+}
+
+/// `POST _plugins/_ism/add/<patterns>` with `{"policy_id"}`: attaches the policy to each matching
+/// index without one; those with one are named in `failed_indices`, as ISM does.
+fn ism_add(state: &Mutex<State>, patterns: &str, body: &[u8]) -> Reply {
+    let Some(policy_id) =
+        serde_json::from_slice::<Value>(body).ok().and_then(|b| b["policy_id"].as_str().map(str::to_owned))
+    else {
+        return refuse(400, "illegal_argument_exception", "Missing policy_id");
+    };
+    let mut state = state.lock().unwrap();
+    if !state.policies.contains_key(&policy_id) {
+        return refuse(404, "status_exception", &format!("Could not find policy={policy_id}"));
+    }
+    let (mut updated, mut failed) = (0, Vec::new());
+    for (name, index) in
+        state.indices.iter_mut().filter(|(name, _)| patterns.split(',').any(|p| pattern_matches(p, name)))
+    {
+        if index.policy_id.is_some() {
+            failed.push(json!({
+                "index_name": name, "index_uuid": format!("uuid-{name}"),
+                "reason": "This index already has a policy, use the update policy API to update index policies"
+            }));
+        } else {
+            index.policy_id = Some(policy_id.clone());
+            updated += 1;
+        }
+    }
+    Reply::Now(Response::json(
+        200,
+        &json!({"updated_indices": updated, "failures": !failed.is_empty(), "failed_indices": failed}),
+    ))
+}
+
 /// `POST <dashboards>/api/saved_objects/_import?overwrite=true`: a multipart form with one NDJSON
 /// file of saved objects; Dashboards wants the `osd-xsrf` header.
 fn import_saved_objects(state: &Mutex<State>, request: &Request) -> Reply {
@@ -454,7 +574,33 @@ fn handle(state: &Mutex<State>, request: Request) -> Reply {
     if let Some(upstream) = upstream {
         return forward(state, &upstream, &request, &body);
     }
+    if request.path != "/_bulk" {
+        let fault = {
+            let mut state = state.lock().unwrap();
+            let path = request.path.as_str();
+            state.path_faults.iter_mut().find(|(p, _)| path.starts_with(p.as_str())).and_then(|(_, f)| f.pop_front())
+        };
+        match fault {
+            Some(Fault::Answer(status, content_type, body)) => {
+                let mut response = Response::html(status, &body);
+                response.content_type = content_type;
+                return Reply::Now(response);
+            }
+            Some(fault) => {
+                if let Err(reply) = apply_fault(Some(fault)) {
+                    return reply;
+                }
+            }
+            None => {}
+        }
+    }
     match (request.method.as_str(), request.path.as_str()) {
+        ("GET", path) if path.starts_with("/_plugins/_ism/explain/") => {
+            ism_explain(state, &path["/_plugins/_ism/explain/".len()..])
+        }
+        ("POST", path) if path.starts_with("/_plugins/_ism/add/") => {
+            ism_add(state, &path["/_plugins/_ism/add/".len()..], &body)
+        }
         ("POST" | "PUT", "/_bulk") => match content_type_problem(request.header("content-type")) {
             // OpenSearch answers this outside its usual error shape: a string `error`.
             Some(problem) => Reply::Now(Response::json(406, &json!({"error": problem, "status": 406}))),
@@ -540,8 +686,11 @@ pub struct Signing<'a> {
 /// The SigV4 signature (hex) of a request.
 pub fn signature(request: &Signing<'_>) -> String {
     let Signing { secret, method, path, query, headers: signed, payload_hash, amz_date, region, service } = *request;
-    // Non-S3 services encode the path twice (each segment's `%` is encoded again).
-    let canonical_uri = if path.is_empty() { "/".to_owned() } else { uri_encode(&uri_encode(path, true), true) };
+    // Non-S3 services encode the path as it came on the wire once more: a `%20` sent is `%2520`
+    // (the "double encoding" of the path before it was sent), and a `*` or `,` sent as it is is
+    // `%2A` / `%2C`, as Amazon OpenSearch Service's own message shows for `GET /_resolve/index/*`
+    // ("The Canonical String for this request should have been 'GET\n/_resolve/index/%2A…").
+    let canonical_uri = if path.is_empty() { "/".to_owned() } else { uri_encode(path, true) };
     let mut params: Vec<(String, String)> = query
         .split('&')
         .filter(|p| !p.is_empty())
@@ -909,6 +1058,11 @@ fn apply_fault(fault: Option<Fault>) -> Result<(Vec<usize>, Option<Duration>), R
         Some(Fault::RejectItems(items)) => Ok((items, None)),
         Some(Fault::Slow(duration)) => Ok((Vec::new(), Some(duration))),
         Some(Fault::Pass) | None => Ok((Vec::new(), None)),
+        Some(Fault::Answer(status, content_type, body)) => {
+            let mut response = Response::html(status, &body);
+            response.content_type = content_type;
+            Err(Reply::Now(response))
+        }
     }
 }
 
@@ -1134,7 +1288,7 @@ fn bulk(state: &Mutex<State>, body: &[u8]) -> Reply {
             }
         };
         if !state.indices.contains_key(&item.index) {
-            let fresh = new_index(&state.templates, &item.index);
+            let fresh = new_index(&state.templates, &state.policies, &item.index);
             state.indices.insert(item.index.clone(), fresh);
         }
         let index = state.indices.get_mut(&item.index).unwrap();
