@@ -108,12 +108,21 @@ pub async fn run(config: Result<Config, crate::config::ConfigError>, api: String
     };
     let subscriptions = Arc::new(Service::new(config.subscriptions.clone()));
     let local = tokio::task::LocalSet::new();
-    let loop_task = local.spawn_local(lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    let loop_task = local.spawn_local(lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
         let handler = Arc::clone(&handler);
         let config = Arc::clone(&config);
         let subscriptions = Arc::clone(&subscriptions);
         async move {
             let deadline = deadline_instant(event.context.deadline);
+            let event = match event.payload {
+                Payload::Json(payload) => LambdaEvent::new(payload, event.context),
+                Payload::NotJson(problem) => {
+                    return Err(Failure(Diagnostic {
+                        error_type: "NonRetryable.Json".to_owned(),
+                        error_message: format!("the invocation's payload is not JSON ({problem}): no Lambda event source sends that; a retry cannot help"),
+                    }))
+                }
+            };
             // The template's custom resource and CloudTrail's CreateLogGroup events.
             if Service::recognises(&event.payload) {
                 return subscriptions.handle(event.payload, deadline).await.map_err(Failure);
@@ -145,6 +154,25 @@ pub async fn run(config: Result<Config, crate::config::ConfigError>, api: String
             .into())
         }
         Err(join) => Err(format!("the runtime loop ended: {join}").into()),
+    }
+}
+
+/// An invocation's payload as the runtime crate hands it over. The crate parses the payload before
+/// the handler runs and, on bytes that are not JSON, answers with its own error type
+/// (`&lambda_runtime::deserializer::DeserializeError`); reading it here keeps the error ours:
+/// `NonRetryable.Json`, like every other error type this function reports.
+enum Payload {
+    Json(Value),
+    /// The parser's message.
+    NotJson(String),
+}
+
+impl<'de> serde::Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Value::deserialize(deserializer) {
+            Ok(value) => Payload::Json(value),
+            Err(e) => Payload::NotJson(e.to_string()),
+        })
     }
 }
 

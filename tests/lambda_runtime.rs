@@ -18,8 +18,11 @@ fn runs_as_a_lambda_function_and_answers_each_invocation() {
         ("req-2".into(), event("broken-gzip.json")),
         ("req-3".into(), event("control-message.json")),
         ("req-4".into(), event("kinesis-cross-account.json")),
+        // Not JSON: the runtime crate parses before the handler, and would report its own type.
+        ("req-5".into(), b"awslogs=H4sIAAAA".to_vec()),
+        ("req-6".into(), b"{\"awslogs\": {\"data\": ".to_vec()),
     ]);
-    let (answers, stdout) = run_function(&api, &[], 4);
+    let (answers, stdout) = run_function(&api, &[], 6);
 
     let by_id = |id: &str| answers.iter().find(|a| a.request_id == id).unwrap_or_else(|| panic!("no answer for {id}"));
     let first = by_id("req-1");
@@ -34,6 +37,13 @@ fn runs_as_a_lambda_function_and_answers_each_invocation() {
 
     let control = by_id("req-3");
     assert_eq!((control.kind, control.body["control_messages"].as_u64()), ("response", Some(1)));
+
+    for id in ["req-5", "req-6"] {
+        let not_json = by_id(id);
+        assert_eq!((not_json.kind, &not_json.body["errorType"]), ("error", &Value::from("NonRetryable.Json")), "{id}");
+        let message = not_json.body["errorMessage"].as_str().unwrap();
+        assert!(message.starts_with("the invocation's payload is not JSON ("), "{id}: {message}");
+    }
 
     let kinesis = by_id("req-4");
     assert_eq!((kinesis.body["batches"].as_u64(), kinesis.body["documents"].as_u64()), (Some(3), Some(4)));
