@@ -311,7 +311,7 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
     let sink = Destination::from_config(&config, BufWriter::with_capacity(1 << 16, io::stdout().lock()))?;
     let sends = sink.sends();
     let notifier = Notifier::new(&config.alerts, config.redact_literals, alerts)?;
-    let handler = Handler::new(Arc::clone(&config), sink).with_notifier(notifier);
+    let handler = Handler::new(Arc::clone(&config), sink).with_notifier(notifier).without_failure_log();
     let retry_for = Duration::from_secs(cli.retry_for);
     let started = Instant::now();
     // Where a backfill stopped: its file and the number of entries before the batch not taken.

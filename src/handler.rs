@@ -309,11 +309,21 @@ pub struct Handler<S> {
     notifier: Notifier,
     /// Parse warnings logged since the invocation started.
     warnings_logged: AtomicUsize,
+    /// Each item not indexed gets a WARN line of its own (the Lambda's log); the CLI prints its
+    /// own line per item instead, once.
+    log_failures: bool,
 }
 
 impl<S: Sink> Handler<S> {
     pub fn new(config: Arc<Config>, sink: S) -> Self {
-        Handler { config, sink, notifier: Notifier::off(), warnings_logged: AtomicUsize::new(0) }
+        Handler { config, sink, notifier: Notifier::off(), warnings_logged: AtomicUsize::new(0), log_failures: true }
+    }
+
+    /// No WARN line per item not indexed: the caller reports them itself (the CLI's `failed …` /
+    /// `dead-lettered …` lines), so none is shown twice. The summary line is still logged.
+    pub fn without_failure_log(mut self) -> Self {
+        self.log_failures = false;
+        self
     }
 
     /// Alerts go through `notifier` (without one, alerts are off).
@@ -390,7 +400,7 @@ impl<S: Sink> Handler<S> {
         let mut summary = summary?;
         summary.alerts = alerts;
         debug!(total_ms = started.elapsed().as_millis() as u64, "invocation done");
-        log_summary(&summary);
+        log_summary(&summary, self.log_failures);
         Ok(summary)
     }
 
@@ -466,8 +476,9 @@ impl<S: Sink> Handler<S> {
     }
 }
 
-/// The invocation's summary line (structured, fixed field names) and its first few failures.
-pub fn log_summary(summary: &Summary) {
+/// The invocation's summary line (structured, fixed field names) and, with `failures`, its first
+/// few failures.
+pub fn log_summary(summary: &Summary, failures: bool) {
     info!(
         batches = summary.batches,
         control_messages = summary.control_messages,
@@ -497,6 +508,9 @@ pub fn log_summary(summary: &Summary) {
         undecodable_records = summary.undecodable_records,
         "invocation summary"
     );
+    if !failures {
+        return;
+    }
     for f in &summary.delivery.failures {
         warn!(
             index = %f.index,

@@ -596,6 +596,15 @@ fn fail_on_dead_letter_makes_a_dead_lettered_run_exit_3() {
     let out = common::cli_signed_for(&standin).args(["replay", path]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("1 indexed, 1 dead-lettered"), "{}", text(&out.stderr));
+    // The dead-lettered item is reported once (not a WARN line and a `dead-lettered …` line).
+    let id = payload["logEvents"][1]["id"].as_str().unwrap();
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(id)).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with("logs-to-opensearch: dead-lettered ") && lines[0].contains("mapper_parsing_exception"),
+        "{lines:?}"
+    );
     let out = common::cli_signed_for(&standin).args(["--fail-on-dead-letter", "replay", path]).output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("1 of 2 documents were dead-lettered"), "{}", text(&out.stderr));

@@ -2,7 +2,7 @@
 //! `apt-get install percona-toolkit`): every query of the Percona corpus (`../shared`) and of our
 //! own entry fixtures, plus queries made to show each known difference, fingerprinted by both.
 //! Each difference must be one of the [`KNOWN`] ones (README.md, "Fingerprints"); any other fails
-//! the test with the query. Skips where `pt-fingerprint` is absent, unless `LTO_PT_REQUIRED=1`
+//! the test with the query. Skips where `pt-fingerprint` is absent, unless `LTO_TOOLS_REQUIRED=1`
 //! (CI). `LTO_PT_FINGERPRINT` names another copy to run.
 
 mod common;
@@ -58,10 +58,10 @@ fn pt_fingerprint() -> Option<String> {
     #[allow(clippy::disallowed_methods, reason = "a test's own switch")]
     let program = std::env::var("LTO_PT_FINGERPRINT").unwrap_or_else(|_| "pt-fingerprint".to_owned());
     #[allow(clippy::disallowed_methods, reason = "a test's own switch")]
-    let required = std::env::var("LTO_PT_REQUIRED").is_ok_and(|v| v == "1");
+    let required = std::env::var("LTO_TOOLS_REQUIRED").is_ok_and(|v| v == "1");
     match Command::new(&program).arg("--version").output() {
         Ok(out) if out.status.success() => Some(program),
-        _ if required => panic!("{program} is required (LTO_PT_REQUIRED=1) but does not run"),
+        _ if required => panic!("{program} is required (LTO_TOOLS_REQUIRED=1) but does not run"),
         _ => {
             eprintln!("skipped: {program} is not installed (apt-get install percona-toolkit)");
             None
