@@ -590,24 +590,40 @@ async fn slowlog<S: Sink>(
     let mut read: u64 = 0;
     let mut batch_start: u64 = resume_from;
     let mut stopped = None;
-    for entry in EntrySplitter::new(reader) {
-        let entry = entry.with_context(|| format!("{}: read failed", display(path)))?;
-        // Skipped entries still go through the maker: ids count identical entries in order.
-        let event = maker.event(entry);
-        read += 1;
-        if read <= resume_from {
-            continue;
-        }
-        batch.log_events.push(event);
-        if batch.log_events.len() == batch_size {
-            let full = std::mem::replace(&mut batch, new_batch());
-            let part = handler.handle_batch(full, Instant::now() + retry_for, &mut collector).await?;
-            summary.add(&part);
-            if part.delivery.failed > 0 {
-                stopped = Some(batch_start);
-                break;
+    let mut entries = EntrySplitter::new(reader);
+    let mut ready = std::collections::VecDeque::new();
+    'file: loop {
+        let at_end = match entries.next() {
+            Some(entry) => {
+                let entry = entry.with_context(|| format!("{}: read failed", display(path)))?;
+                // Skipped entries still go through the maker: ids count identical entries in order.
+                maker.push(entry, &mut |event| ready.push_back(event));
+                false
             }
-            batch_start = read;
+            None => {
+                maker.finish(&mut |event| ready.push_back(event));
+                true
+            }
+        };
+        while let Some(event) = ready.pop_front() {
+            read += 1;
+            if read <= resume_from {
+                continue;
+            }
+            batch.log_events.push(event);
+            if batch.log_events.len() == batch_size {
+                let full = std::mem::replace(&mut batch, new_batch());
+                let part = handler.handle_batch(full, Instant::now() + retry_for, &mut collector).await?;
+                summary.add(&part);
+                if part.delivery.failed > 0 {
+                    stopped = Some(batch_start);
+                    break 'file;
+                }
+                batch_start = read;
+            }
+        }
+        if at_end {
+            break;
         }
     }
     if stopped.is_none() && !batch.log_events.is_empty() {

@@ -246,7 +246,17 @@ pub struct EventMaker {
     /// Entries already seen at `last_time` (digest → how many): identical entries at one time are
     /// told apart by their order. Cleared when the time moves, so it holds one second's worth.
     seen_at_time: std::collections::HashMap<[u8; 16], u32>,
+    /// [`EventMaker::push`]: an entry with a time of its own was seen (or the wait was given up).
+    dated: bool,
+    /// [`EventMaker::push`]: the entries before the first dated one, waiting for its time.
+    pending: Vec<RawEntry>,
+    pending_bytes: usize,
 }
+
+/// How much of a file's start [`EventMaker::push`] holds back waiting for a time: more undated
+/// text than this is not a banner but a file without times, dated by the fallback.
+const MAX_PENDING_ENTRIES: usize = 1000;
+const MAX_PENDING_BYTES: usize = 4 << 20;
 
 impl EventMaker {
     /// `fallback_time_ms` dates entries before the first one that carries a time (the file's
@@ -254,7 +264,53 @@ impl EventMaker {
     /// documents' `@log_stream`), so where a file came from does not change its entries' ids.
     pub fn new(log_group: &str, fallback_time_ms: i64) -> Self {
         let group = Md5::digest(log_group.as_bytes()).into();
-        EventMaker { group, last_time: fallback_time_ms, seen_at_time: std::collections::HashMap::new() }
+        EventMaker {
+            group,
+            last_time: fallback_time_ms,
+            seen_at_time: std::collections::HashMap::new(),
+            dated: false,
+            pending: Vec::new(),
+            pending_bytes: 0,
+        }
+    }
+
+    /// Entries in, events out to `out`, in the file's order; [`EventMaker::finish`] at the end. A
+    /// banner or other lines before the first entry with a time take that entry's time (a
+    /// backfill's start-up banner belongs to the day of the file, not to when it was downloaded);
+    /// only when no entry in the first 1000 (or 4 MiB) has a time does the fallback date them.
+    pub fn push(&mut self, entry: RawEntry, out: &mut impl FnMut(LogEvent)) {
+        if !self.dated {
+            match slowlog::entry_time_millis(&entry.text) {
+                Some(time) => {
+                    self.dated = true;
+                    self.last_time = time;
+                    self.flush(out);
+                }
+                None => {
+                    self.pending_bytes += entry.text.len();
+                    self.pending.push(entry);
+                    if self.pending.len() >= MAX_PENDING_ENTRIES || self.pending_bytes >= MAX_PENDING_BYTES {
+                        self.dated = true;
+                        self.flush(out);
+                    }
+                    return;
+                }
+            }
+        }
+        out(self.event(entry));
+    }
+
+    /// The entries still held back by [`EventMaker::push`] (a file with no time at all), dated by
+    /// the fallback.
+    pub fn finish(&mut self, out: &mut impl FnMut(LogEvent)) {
+        self.flush(out);
+    }
+
+    fn flush(&mut self, out: &mut impl FnMut(LogEvent)) {
+        self.pending_bytes = 0;
+        for entry in std::mem::take(&mut self.pending) {
+            out(self.event(entry));
+        }
     }
 
     pub fn event(&mut self, entry: RawEntry) -> LogEvent {
@@ -294,6 +350,38 @@ mod tests {
 
     fn split(text: &[u8]) -> Vec<RawEntry> {
         EntrySplitter::new(text).collect::<io::Result<_>>().unwrap()
+    }
+
+    #[test]
+    fn a_banner_before_the_first_entry_takes_its_time_not_the_fallback() {
+        let file = b"/rdsdbbin/mysql/bin/mysqld, Version: 8.0.39 (Source distribution). started with:\n\
+Tcp port: 3306  Unix socket: /tmp/mysql.sock\n\
+Time                 Id Command    Argument\n\
+# Time: 2026-11-21T10:15:30.123456Z\n\
+# User@Host: app[app] @  [10.0.1.23]  Id:   123\n\
+# Query_time: 5.1  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 10\n\
+SET timestamp=1795256130;\n\
+SELECT 1;\n";
+        let entry_time = 1_795_256_130_123;
+        let mut maker = EventMaker::new("/g", 42);
+        let mut events = Vec::new();
+        for entry in split(file) {
+            maker.push(entry, &mut |e| events.push(e));
+        }
+        maker.finish(&mut |e| events.push(e));
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(events[0].message.contains("started with:"));
+        assert_eq!(events.iter().map(|e| e.timestamp).collect::<Vec<_>>(), [entry_time, entry_time]);
+
+        // No time anywhere: the fallback, once the file ends.
+        let mut maker = EventMaker::new("/g", 42);
+        let mut events = Vec::new();
+        for entry in split(b"a banner\nTime  Id Command  Argument\n") {
+            maker.push(entry, &mut |e| events.push(e));
+        }
+        assert!(events.is_empty(), "held back until a time or the end");
+        maker.finish(&mut |e| events.push(e));
+        assert!(!events.is_empty() && events.iter().all(|e| e.timestamp == 42));
     }
 
     #[test]
