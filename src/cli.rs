@@ -31,8 +31,10 @@ Environment (the Lambda's variables; README.md has the full table):
   OPENSEARCH_TIMEOUT_SECONDS  one request's timeout (default: 30)
   BULK_MAX_BYTES              largest request body (default: 5242880)
   INDEX_PREFIX                first part of every index name (default: cwl)
-                              /aws/rds/instance/db-1/slowquery on 2026-11-21 → cwl-aws-rds-instance-db-1-slowquery-2026.11.21
-  INDEX_TYPE                  legacy _type for Elasticsearch 6 domains (default: none; OpenSearch refuses it)
+                              (/aws/rds/instance/db-1/slowquery on 2026-11-21 goes to
+                              cwl-aws-rds-instance-db-1-slowquery-2026.11.21)
+  INDEX_TYPE                  legacy _type for Elasticsearch 6 domains (default: none; OpenSearch
+                              refuses it)
   REDACT_QUERY_LITERALS       true: mask string and number literals in Query, @message and alerts
   FINGERPRINT_PRESERVE_EMBEDDED_NUMBERS
                               true: keep numbers inside identifiers in fingerprints (default: false,
