@@ -205,9 +205,36 @@ impl DocumentBuilder {
         };
 
         let mut message = message;
-        let body = if let Some(mut query) = slowlog::parse_with(&message, self.fingerprint_rules) {
+        // PostgreSQL by the record's own shape (RDS's fixed prefix), whatever the log group is named.
+        let postgres = crate::postgres::looks_like(&message);
+        let parsed = if postgres {
+            crate::postgres::parse(&message)
+        } else {
+            slowlog::parse_with(&message, self.fingerprint_rules)
+        };
+        let body = if let Some(mut query) = parsed {
             warnings.append(&mut query.warnings);
-            if self.redact_literals {
+            if self.redact_literals && postgres {
+                query.query = query.query.as_deref().map(redact::mask_literals);
+                if let Some(masked) = &query.query {
+                    query.fingerprint = Some(redact::mask_literals(&crate::postgres::normalize(masked)));
+                }
+                for (key, value) in &mut query.extra {
+                    match value {
+                        FieldValue::Str(text)
+                            if matches!(
+                                key.as_ref(),
+                                "Parameters" | "Plan_text" | "Error" | "Hint" | "Detail" | "Message" | "Context"
+                            ) =>
+                        {
+                            *text = redact::mask_literals(text);
+                        }
+                        FieldValue::Json(plan) => redact_json(plan),
+                        _ => {}
+                    }
+                }
+                message = crate::postgres::mask_records(&message);
+            } else if self.redact_literals {
                 // After the ids are made from the original text. The fingerprint is made again
                 // from the masked text (pt's rules can leave a literal where the masker does not,
                 // as in an unterminated string), and masked once more.
@@ -424,7 +451,18 @@ impl Document {
     }
 }
 
+/// Every string in a JSON value (a PostgreSQL plan) masked as a statement.
+fn redact_json(value: &mut Value) {
+    match value {
+        Value::String(text) => *text = redact::mask_literals(text),
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        Value::Object(map) => map.values_mut().for_each(redact_json),
+        _ => {}
+    }
+}
+
 fn write_slow_query(q: &SlowQuery, object: &mut ObjectWriter<'_>) {
+    object.str("Engine", q.engine.name());
     let strings = [("Time", &q.time), ("User@Host", &q.user_host), ("User", &q.user), ("Host", &q.host)];
     for (key, value) in strings {
         if let Some(value) = value {
@@ -465,6 +503,7 @@ fn write_slow_query(q: &SlowQuery, object: &mut ObjectWriter<'_>) {
             FieldValue::Float(v) => object.f64(key, *v),
             FieldValue::Bool(v) => object.bool(key, *v),
             FieldValue::Str(v) => object.str(key, v),
+            FieldValue::Json(v) => object.value(key, v),
         }
     }
 }

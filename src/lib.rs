@@ -1,7 +1,7 @@
 //! logs-to-opensearch: CloudWatch Logs subscription events from RDS / Aurora MySQL and MariaDB
-//! slow-query log groups → typed OpenSearch documents → `_bulk` bodies.
+//! slow-query log groups and PostgreSQL log groups → typed OpenSearch documents → `_bulk` bodies.
 //!
-//! Pure core (no I/O, no clock, no logging): [`event`], [`slowlog`], [`fingerprint`], [`document`],
+//! Pure core (no I/O, no clock, no logging): [`event`], [`slowlog`], [`postgres`], [`fingerprint`], [`document`],
 //! [`index_name`], [`bulk`], [`json`]. At the edges: [`config`] (environment), [`sink`] (where documents
 //! go: the seam), [`handler`] (wiring), [`delivery`] (sending), [`slowlog_file`] (reading files), [`cli`] and [`lambda`] (the binary's two faces).
 //! The document contract and failure semantics are in `../shared/DESIGN.md` and the README.
@@ -21,6 +21,7 @@ pub mod index_name;
 pub mod json;
 pub mod lambda;
 pub mod metrics;
+pub mod postgres;
 pub mod redact;
 pub mod setup;
 pub mod sink;

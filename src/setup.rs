@@ -3,7 +3,8 @@
 //!
 //! 1. three index templates: the generic one (`_index_template/logs-to-opensearch-logs`, for
 //!    `<INDEX_PREFIX>-*`, priority 50: meta fields typed, nothing guessed), the slow-query one
-//!    (`_index_template/logs-to-opensearch`, for `<INDEX_PREFIX>-*slowquery*`, priority 100: the
+//!    (`_index_template/logs-to-opensearch`, for `<INDEX_PREFIX>-*slowquery*` and
+//!    `<INDEX_PREFIX>-*postgresql*`, priority 100: the
 //!    typed contract) and the dead-letter one (`_index_template/logs-to-opensearch-deadletter`,
 //!    for `<INDEX_PREFIX>-_deadletter-*`, priority 200); where patterns overlap, the higher wins;
 //! 2. the ISM retention policy (`_plugins/_ism/policies/logs-to-opensearch-retention`), which
@@ -61,7 +62,8 @@ pub fn assets(index_prefix: &str, retention_days: u32) -> Assets {
     let parse =
         |text: &str| serde_json::from_str::<Value>(text).expect("index-templates/ files are valid JSON (tested)");
     let mut template = parse(TEMPLATE);
-    template["index_patterns"] = serde_json::json!([format!("{index_prefix}-*slowquery*")]);
+    template["index_patterns"] =
+        serde_json::json!([format!("{index_prefix}-*slowquery*"), format!("{index_prefix}-*postgresql*")]);
     let mut logs_template = parse(LOGS_TEMPLATE);
     logs_template["index_patterns"] = serde_json::json!([format!("{index_prefix}-*")]);
     let mut dead_letter_template = parse(DEAD_LETTER_TEMPLATE);
@@ -438,7 +440,10 @@ mod tests {
     #[test]
     fn assets_follow_the_index_prefix_and_retention() {
         let assets = assets("rds-slow", 14);
-        assert_eq!(assets.template["index_patterns"], serde_json::json!(["rds-slow-*slowquery*"]));
+        assert_eq!(
+            assets.template["index_patterns"],
+            serde_json::json!(["rds-slow-*slowquery*", "rds-slow-*postgresql*"])
+        );
         assert_eq!(assets.logs_template["index_patterns"], serde_json::json!(["rds-slow-*"]));
         assert_eq!(assets.dead_letter_template["index_patterns"], serde_json::json!(["rds-slow-_deadletter-*"]));
         assert_eq!(assets.policy["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"], "14d");

@@ -27,11 +27,34 @@ pub enum FieldValue {
     Float(f64),
     Bool(bool),
     Str(String),
+    /// A JSON value as it is (auto_explain's JSON plan).
+    Json(serde_json::Value),
+}
+
+/// The database engine that wrote the entry: `Engine` in the document.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// MySQL, MariaDB, Percona Server, Aurora MySQL: the slow query log.
+    #[default]
+    Mysql,
+    /// RDS / Aurora PostgreSQL: the `postgresql` log ([`crate::postgres`]).
+    Postgresql,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Mysql => "mysql",
+            Engine::Postgresql => "postgresql",
+        }
+    }
 }
 
 /// Everything extracted from one slow-log entry. Field docs name the document field.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SlowQuery {
+    /// `Engine`: `mysql` or `postgresql`, on every slow-query document.
+    pub engine: Engine,
     /// `Time`: the `# Time:` line as RFC 3339 (no offset for the old `YYMMDD H:MM:SS` form, which
     /// is in the server's time zone).
     pub time: Option<String>,

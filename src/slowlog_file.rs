@@ -223,6 +223,19 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// id, the k-th after it gets `<id>-<k>`; all keep the event's timestamp. Any other event (one
 /// entry, extracted fields, not a slow log) is passed on as it is. Pure.
 pub fn split_event(event: LogEvent, mut each: impl FnMut(LogEvent)) {
+    // PostgreSQL: one document per record with its follow-ups (a DETAIL's parameters, an ERROR's
+    // STATEMENT), whether CloudWatch delivered them in one event or not.
+    if event.extracted_fields.is_none() && crate::postgres::looks_like(&event.message) {
+        let groups = crate::postgres::group(&event.message);
+        if groups.len() < 2 {
+            return each(event);
+        }
+        for (k, group) in groups.into_iter().enumerate() {
+            let id = if k == 0 { event.id.clone() } else { format!("{}-{k}", event.id) };
+            each(LogEvent { id, timestamp: event.timestamp, message: group.to_owned(), extracted_fields: None });
+        }
+        return;
+    }
     let bytes = event.message.as_bytes();
     let twice = |needle: &[u8]| memchr::memmem::find_iter(bytes, needle).nth(1).is_some();
     // Cheap test first: an entry has one `# Query_time:` and at most one `# User@Host:` / `# Time:`.

@@ -35,6 +35,12 @@ async fn rds_mysql_slowquery_batch_matches_golden_ndjson() {
 }
 
 #[tokio::test]
+async fn rds_postgresql_batch_matches_golden_ndjson() {
+    let summary = golden("rds-postgresql.json", "rds-postgresql.ndjson").await;
+    assert_eq!((summary.events, summary.slow_queries, summary.delivery.documents), (12, 12, 12));
+}
+
+#[tokio::test]
 async fn mariadb_batch_with_banner_and_error_line_matches_golden_ndjson() {
     let summary = golden("mariadb-slowquery.json", "mariadb-slowquery.ndjson").await;
     assert_eq!((summary.slow_queries, summary.plain), (3, 2));

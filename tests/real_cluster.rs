@@ -81,7 +81,12 @@ fn setup_installs_the_templates_idempotently_and_the_real_mapping_follows_them()
     node.delete_indices(&format!("{prefix}-*"));
     for _ in 0..2 {
         let said = setup(&node, prefix);
-        assert!(said.contains("installed index template logs-to-opensearch for [\"rt-setup-*slowquery*\"]"), "{said}");
+        assert!(
+            said.contains(
+                "installed index template logs-to-opensearch for [\"rt-setup-*slowquery*\",\"rt-setup-*postgresql*\"]"
+            ),
+            "{said}"
+        );
         assert!(said.contains("installed index template logs-to-opensearch-logs for [\"rt-setup-*\"]"), "{said}");
         assert!(
             said.contains("installed index template logs-to-opensearch-deadletter for [\"rt-setup-_deadletter-*\"]"),
@@ -94,7 +99,10 @@ fn setup_installs_the_templates_idempotently_and_the_real_mapping_follows_them()
         }
     }
     let template = node.ok("GET", "/_index_template/logs-to-opensearch", None);
-    assert_eq!(template["index_templates"][0]["index_template"]["index_patterns"], json!(["rt-setup-*slowquery*"]));
+    assert_eq!(
+        template["index_templates"][0]["index_template"]["index_patterns"],
+        json!(["rt-setup-*slowquery*", "rt-setup-*postgresql*"])
+    );
     let dead = node.ok("GET", "/_index_template/logs-to-opensearch-deadletter", None);
     assert_eq!(dead["index_templates"][0]["index_template"]["priority"], 200);
 

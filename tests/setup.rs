@@ -19,13 +19,16 @@ fn setup_installs_templates_policy_and_dashboards_and_can_run_again() {
     let out = common::cli_signed_for(&standin).args(["setup", "--retention-days", "14"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let stderr = text(&out);
-    assert!(stderr.contains("installed index template logs-to-opensearch for [\"cwl-*slowquery*\"]"), "{stderr}");
+    assert!(
+        stderr.contains("installed index template logs-to-opensearch for [\"cwl-*slowquery*\",\"cwl-*postgresql*\"]"),
+        "{stderr}"
+    );
     assert!(stderr.contains("installed index template logs-to-opensearch-logs for [\"cwl-*\"]"), "{stderr}");
     assert!(stderr.contains("installed ISM policy logs-to-opensearch-retention: delete indices after 14d"), "{stderr}");
     assert!(stderr.contains("imported Dashboards saved objects: 9 imported"), "{stderr}");
 
     let template = standin.template("logs-to-opensearch").unwrap();
-    assert_eq!(template["index_patterns"], serde_json::json!(["cwl-*slowquery*"]));
+    assert_eq!(template["index_patterns"], serde_json::json!(["cwl-*slowquery*", "cwl-*postgresql*"]));
     assert!(standin.template("logs-to-opensearch-deadletter").is_some());
     let policy = standin.policy("logs-to-opensearch-retention").unwrap();
     assert_eq!(policy["policy"]["states"][0]["transitions"][0]["conditions"]["min_index_age"], "14d");

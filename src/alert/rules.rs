@@ -259,11 +259,13 @@ pub(super) fn slow_query_field<'a>(q: &'a SlowQuery, name: &str) -> Option<Field
         "Fingerprint" => text(&q.fingerprint),
         "Fingerprint_id" => text(&q.fingerprint_id),
         "Time" => text(&q.time),
+        "Engine" => Some(Field::Text(Cow::Borrowed(q.engine.name()))),
         _ => q.extra.iter().find(|(key, _)| key == name).map(|(_, value)| match value {
             FieldValue::Int(n) => Field::Number(*n as f64),
             FieldValue::Float(n) => Field::Number(*n),
             FieldValue::Bool(b) => Field::Text(Cow::Borrowed(if *b { "true" } else { "false" })),
             FieldValue::Str(s) => Field::Text(Cow::Borrowed(s)),
+            FieldValue::Json(v) => Field::Text(Cow::Owned(v.to_string())),
         }),
     }
 }
