@@ -106,7 +106,7 @@ fn setup_installs_the_templates_idempotently_and_the_real_mapping_follows_them()
     let dead = node.ok("GET", "/_index_template/logs-to-opensearch-deadletter", None);
     assert_eq!(dead["index_templates"][0]["index_template"]["priority"], 200);
 
-    for event in ["events/rds-mysql80-slowquery.json", "events/mariadb-slowquery.json"] {
+    for event in ["events/rds-mysql80-slowquery.json", "events/mariadb-slowquery.json", "events/rds-postgresql.json"] {
         let said = run_ok(cli(&node, prefix).args(["replay", fixture(event).to_str().unwrap()]));
         let (documents, indexed, dead_lettered, failed) = counts(&said);
         assert_eq!((indexed, dead_lettered, failed), (documents, 0, 0), "{said}");
@@ -148,6 +148,25 @@ fn setup_installs_the_templates_idempotently_and_the_real_mapping_follows_them()
         let dql = json!({"query_string": {"query": format!("Fingerprint_id:{written}")}});
         assert_eq!(hits(dql), exact, "query_string {written}");
     }
+    // PostgreSQL documents are typed by the same template; a JSON plan and a text plan coexist.
+    let postgresql = "rt-setup-aws-rds-instance-pg-1-postgresql-2026.11.20";
+    let pg_expected = [
+        ("Engine", "keyword"),
+        ("Duration_ms", "double"),
+        ("Query_time", "double"),
+        ("Client_port", "integer"),
+        ("Pid", "long"),
+        ("IP", "ip"),
+        ("Time", "date"),
+        ("Parameters", "text"),
+        ("Plan_text", "text"),
+        ("Plan", "object"),
+        ("Fingerprint_id", "keyword"),
+    ];
+    for (field, wanted) in pg_expected {
+        assert_eq!(node.field_type(postgresql, field).as_deref(), Some(wanted), "{field} in {postgresql}");
+    }
+    assert_eq!(node.count(postgresql), 12);
     let mariadb = "rt-setup-aws-rds-instance-maria-1-slowquery-2026.11.21";
     for (field, wanted) in [("Full_scan", "boolean"), ("QC_hit", "boolean"), ("Thread_id", "long")] {
         assert_eq!(node.field_type(mariadb, field).as_deref(), Some(wanted), "{field} in {mariadb}");
