@@ -234,7 +234,26 @@ fn push_str(q: &mut SlowQuery, key: &'static str, value: &str) {
     }
 }
 
+/// The time of `text`'s first record, in milliseconds, when its zone is UTC or an offset and the
+/// time is plausible.
+pub fn record_time_millis(text: &str) -> Option<i64> {
+    let line = text.lines().find(|l| !l.trim().is_empty())?;
+    let p = prefix(line)?;
+    time_of(p.time, p.zone).ok().map(|(_, ms)| ms)
+}
+
 fn set_time(q: &mut SlowQuery, time: &str, zone: &str) {
+    match time_of(time, zone) {
+        Ok((text, ms)) => {
+            q.time = Some(text);
+            q.time_ms = Some(ms);
+        }
+        Err(warning) => q.warnings.push(warning),
+    }
+}
+
+/// `Time` as RFC 3339 and in milliseconds, or the parse warning.
+fn time_of(time: &str, zone: &str) -> Result<(String, i64), String> {
     let offset = match zone {
         "UTC" | "GMT" | "Z" => Some("Z".to_owned()),
         z if z.starts_with(['+', '-']) => {
@@ -245,16 +264,14 @@ fn set_time(q: &mut SlowQuery, time: &str, zone: &str) {
         _ => None,
     };
     let Some(offset) = offset else {
-        q.warnings.push(format!("Time: the zone {zone:?} is not UTC or an offset; the event's time dates the entry"));
-        return;
+        return Err(format!("Time: the zone {zone:?} is not UTC or an offset; the event's time dates the entry"));
     };
     let text = format!("{}T{}{offset}", &time[..10], &time[11..]);
     match chrono::DateTime::parse_from_rfc3339(&text) {
         Ok(parsed) if crate::slowlog::plausible_time(parsed.timestamp_millis()) => {
-            q.time_ms = Some(parsed.timestamp_millis());
-            q.time = Some(text);
+            Ok((text, parsed.timestamp_millis()))
         }
-        _ => q.warnings.push(format!("Time: {time} {zone} is not a plausible time; the event's time dates the entry")),
+        _ => Err(format!("Time: {time} {zone} is not a plausible time; the event's time dates the entry")),
     }
 }
 

@@ -50,6 +50,11 @@ pub struct EntrySplitter<R> {
     has_user_host: bool,
     in_body: bool,
     done: bool,
+    /// Decided at the first line that is not blank: a PostgreSQL log (RDS's prefix) is split into
+    /// records and their follow-ups ([`crate::postgres::group`]'s rule), not slow-log entries.
+    postgres: Option<bool>,
+    /// The pid of the PostgreSQL record being read: its follow-ups join it.
+    pid: Option<i64>,
 }
 
 impl<R: BufRead> EntrySplitter<R> {
@@ -64,6 +69,8 @@ impl<R: BufRead> EntrySplitter<R> {
             has_user_host: false,
             in_body: false,
             done: false,
+            postgres: None,
+            pid: None,
         }
     }
 
@@ -94,6 +101,12 @@ impl<R: BufRead> EntrySplitter<R> {
             }
         };
         let line = trim_line_end(&self.line);
+        if self.postgres.is_none() && !line.iter().all(u8::is_ascii_whitespace) {
+            self.postgres = Some(std::str::from_utf8(line).is_ok_and(|l| crate::postgres::prefix(l).is_some()));
+        }
+        if self.postgres == Some(true) {
+            return self.push_postgres_line(line_offset);
+        }
         let class = classify(line);
         let blank = line.iter().all(u8::is_ascii_whitespace);
         let outside_entry = matches!(self.kind, Kind::Banner | Kind::Loose);
@@ -121,6 +134,33 @@ impl<R: BufRead> EntrySplitter<R> {
             LineClass::UserHost => self.has_user_host = true,
             LineClass::Admin | LineClass::Other if self.kind == Kind::Entry => self.in_body = true,
             _ => {}
+        }
+        self.current.extend_from_slice(&self.line);
+        finished
+    }
+
+    /// A PostgreSQL log's line: a record's first line starts a new entry unless it is a follow-up
+    /// (`DETAIL`, `STATEMENT`, …) of the same pid; any other line goes on the record.
+    fn push_postgres_line(&mut self, line_offset: u64) -> Option<RawEntry> {
+        let line = trim_line_end(&self.line);
+        let record = std::str::from_utf8(line)
+            .ok()
+            .and_then(crate::postgres::prefix)
+            .map(|p| (crate::postgres::is_follow_up(p.severity), p.pid));
+        let blank = line.iter().all(u8::is_ascii_whitespace);
+        let mut finished = None;
+        if let Some((follow_up, pid)) = record {
+            if !(follow_up && self.pid == Some(pid)) {
+                finished = self.take();
+            }
+            self.pid = Some(pid);
+        }
+        if self.current.is_empty() {
+            if blank {
+                return finished;
+            }
+            self.current_offset = line_offset;
+            self.kind = Kind::Entry;
         }
         self.current.extend_from_slice(&self.line);
         finished
@@ -252,6 +292,15 @@ pub fn split_event(event: LogEvent, mut each: impl FnMut(LogEvent)) {
     }
 }
 
+/// An entry's own time: a PostgreSQL record's prefix, else the slow-log entry's `# Time:` /
+/// `SET timestamp=`.
+fn entry_time(text: &str) -> Option<i64> {
+    match crate::postgres::looks_like(text) {
+        true => crate::postgres::record_time_millis(text),
+        false => slowlog::entry_time_millis(text),
+    }
+}
+
 /// Turns entries into log events: ids from the entries themselves, timestamps from the entries.
 pub struct EventMaker {
     group: [u8; 16],
@@ -293,7 +342,7 @@ impl EventMaker {
     /// only when no entry in the first 1000 (or 4 MiB) has a time does the fallback date them.
     pub fn push(&mut self, entry: RawEntry, out: &mut impl FnMut(LogEvent)) {
         if !self.dated {
-            match slowlog::entry_time_millis(&entry.text) {
+            match entry_time(&entry.text) {
                 Some(time) => {
                     self.dated = true;
                     self.last_time = time;
@@ -327,7 +376,7 @@ impl EventMaker {
     }
 
     pub fn event(&mut self, entry: RawEntry) -> LogEvent {
-        let time = slowlog::entry_time_millis(&entry.text).unwrap_or(self.last_time);
+        let time = entry_time(&entry.text).unwrap_or(self.last_time);
         if time != self.last_time {
             self.seen_at_time.clear();
             self.last_time = time;

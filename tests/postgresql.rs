@@ -301,3 +301,41 @@ mod properties {
         }
     }
 }
+
+/// A raw `postgresql.log` (as `aws rds download-db-log-file-portion` gives it) goes through
+/// `slowlog` the same way: one document per record and its follow-ups, dated by its own prefix.
+#[test]
+fn a_raw_postgresql_log_file_backfills_through_slowlog() {
+    let mut names: Vec<_> =
+        std::fs::read_dir(common::fixture("postgresql")).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    let text: String = names.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    let dir = std::env::temp_dir().join(format!("lto-pg-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("postgresql.log.2026-11-20-10");
+    std::fs::write(&file, &text).unwrap();
+    let out = common::cli()
+        .args(["slowlog", file.to_str().unwrap(), "--log-group", "/aws/rds/instance/pg-1/postgresql"])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let docs: Vec<&Value> = lines.iter().skip(1).step_by(2).collect();
+    assert_eq!(docs.len(), names.len(), "one document per fixture record group");
+    for (action, doc) in lines.iter().step_by(2).zip(&docs) {
+        assert_eq!(action["index"]["_index"], "cwl-aws-rds-instance-pg-1-postgresql-2026.11.20");
+        assert_eq!(doc["Engine"], "postgresql");
+        assert_eq!(
+            doc["@timestamp"].as_str().unwrap()[..19],
+            doc["Time"].as_str().unwrap()[..19],
+            "dated by its prefix"
+        );
+    }
+    let execute = docs.iter().find(|d| d["Statement_kind"] == "execute").unwrap();
+    assert_eq!(execute["Parameters"], "$1 = '-110', $2 = '82416'", "the DETAIL record joined its execute");
+    let error = docs.iter().find(|d| d["Severity"] == "ERROR").unwrap();
+    assert_eq!(error["Query"], "select * from missing_table");
+    assert!(docs.iter().any(|d| d["Plan"]["Plan"]["Node Type"] == "Aggregate"));
+}
