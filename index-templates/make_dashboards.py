@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes dashboards.ndjson: the OpenSearch Dashboards saved objects for logs-to-opensearch.
 
-An index pattern for cwl-* (time field @timestamp), six visualizations, a saved search of the raw
+An index pattern for cwl-* (time field @timestamp), seven visualizations, a saved search of the raw
 entries and the "Slow queries" dashboard. Legacy visualizations (visState), which OpenSearch
 Dashboards 1.x / 2.x and Kibana 7 import. `logs-to-opensearch setup` imports the file, with the
 index prefix put in place of cwl. Run this script after changing it; tests/dashboards.rs checks that
@@ -88,8 +88,9 @@ objects = [
          agg(4, "max", "metric", field="Query_time", customLabel="Max Query_time (s)"),
          agg(5, "sum", "metric", field="Rows_examined", customLabel="Rows examined"),
          terms(6, "Fingerprint.keyword", 20, 1, label="Fingerprint"),
-         terms(7, "Fingerprint_id", 1, 1, label="Fingerprint_id")],
-        table_params(), "The pt-query-digest view: where the database's time goes."),
+         terms(7, "Fingerprint_id", 1, 1, label="Fingerprint_id"),
+         terms(8, "Engine", 1, 1, label="Engine")],
+        table_params(), "The pt-query-digest / pgBadger view: where the database's time goes, MySQL and PostgreSQL alike."),
     vis("logs-to-opensearch-top-fingerprints-max", "Top fingerprints by max Query_time", "table",
         [agg(1, "max", "metric", field="Query_time", customLabel="Max Query_time (s)"),
          agg(2, "count", "metric", customLabel="Queries"),
@@ -111,11 +112,16 @@ objects = [
         [agg(1, "count", "metric"), terms(2, "Query_type", 10, 1, schema="segment")],
         {"type": "pie", "addTooltip": True, "addLegend": True, "legendPosition": "right", "isDonut": True,
          "labels": {"show": False, "values": True, "last_level": True, "truncate": 100}}),
+    vis("logs-to-opensearch-engines", "Slow queries by engine", "pie",
+        [agg(1, "count", "metric"), terms(2, "Engine", 5, 1, schema="segment")],
+        {"type": "pie", "addTooltip": True, "addLegend": True, "legendPosition": "right", "isDonut": True,
+         "labels": {"show": False, "values": True, "last_level": True, "truncate": 100}},
+        "MySQL-family and PostgreSQL: click a slice to filter the dashboard to one engine."),
     {
         "type": "search", "id": "logs-to-opensearch-slow-query-entries",
         "attributes": {
             "title": "Slow-query entries", "description": "The raw entries, slowest first.",
-            "columns": ["@log_group", "User", "IP", "Query_time", "Rows_examined", "Rows_sent", "Query"],
+            "columns": ["@log_group", "Engine", "User", "IP", "Query_time", "Rows_examined", "Rows_sent", "Query"],
             "sort": [["Query_time", "desc"]], "version": 1,
             "kibanaSavedObjectMeta": {"searchSourceJSON": search_source()},
         },
@@ -128,14 +134,15 @@ panels = [
     ("logs-to-opensearch-top-fingerprints-total", "visualization", 0, 15, 48, 18),
     ("logs-to-opensearch-top-fingerprints-max", "visualization", 0, 33, 24, 18),
     ("logs-to-opensearch-rows-examined-vs-sent", "visualization", 24, 33, 24, 18),
-    ("logs-to-opensearch-users-and-clients", "visualization", 0, 51, 24, 15),
-    ("logs-to-opensearch-query-types", "visualization", 24, 51, 24, 15),
+    ("logs-to-opensearch-users-and-clients", "visualization", 0, 51, 16, 15),
+    ("logs-to-opensearch-query-types", "visualization", 16, 51, 16, 15),
+    ("logs-to-opensearch-engines", "visualization", 32, 51, 16, 15),
     ("logs-to-opensearch-slow-query-entries", "search", 0, 66, 48, 20),
 ]
 objects.append({
     "type": "dashboard", "id": "logs-to-opensearch-slow-queries",
     "attributes": {
-        "title": "Slow queries", "description": "RDS / Aurora MySQL and MariaDB slow-query logs (logs-to-opensearch).",
+        "title": "Slow queries", "description": "RDS / Aurora MySQL, MariaDB and PostgreSQL slow queries (logs-to-opensearch).",
         "hits": 0, "timeRestore": True, "timeFrom": "now-24h", "timeTo": "now", "refreshInterval": {"pause": True, "value": 0},
         "optionsJSON": json.dumps({"useMargins": True, "hidePanelTitles": False}),
         "panelsJSON": json.dumps([

@@ -59,7 +59,11 @@ fn generate(records: usize) -> String {
         let (hour, minute, second) = (10 + i / 3600, (i / 60) % 60, i % 60);
         let pid = 4000 + r.below(8);
         let user = if r.below(4) == 0 { "report" } else { "app_rw" };
-        let prefix = format!("2026-11-20 {hour:02}:{minute:02}:{second:02} UTC:10.0.3.{}({}):{user}@orders:[{pid}]:", 10 + pid % 5, 40000 + r.below(20000));
+        let prefix = format!(
+            "2026-11-20 {hour:02}:{minute:02}:{second:02} UTC:10.0.3.{}({}):{user}@orders:[{pid}]:",
+            10 + pid % 5,
+            40000 + r.below(20000)
+        );
         // Durations in thousandths of a millisecond, as PostgreSQL prints them; a few are slow.
         let micros = if r.below(20) == 0 { 1_000_000 + r.below(9_000_000) } else { 10 + r.below(90_000) };
         let duration = format!("{}.{:03}", micros / 1000, micros % 1000);
@@ -214,7 +218,12 @@ fn statements_durations_and_the_top_ten_agree_with_pgbadger() {
         let theirs = theirs_by_text[text];
         assert_eq!(class.count, theirs.count, "count of {text}");
         // pgBadger sums in floating point and prints 3 decimals: a few thousandths of a ms apart at most.
-        assert!(class.total.abs_diff(theirs.total) <= class.count, "total of {text}: {} vs {}", class.total, theirs.total);
+        assert!(
+            class.total.abs_diff(theirs.total) <= class.count,
+            "total of {text}: {} vs {}",
+            class.total,
+            theirs.total
+        );
         assert_eq!(class.max, theirs.max, "max of {text}");
     }
     // The top 10 by total time.

@@ -375,10 +375,28 @@ fn every_dashboards_visualization_runs_on_the_real_mapping_and_returns_buckets()
     let prefix = "rt-dash";
     node.delete_indices(&format!("{prefix}-*"));
     setup(&node, prefix);
-    for event in ["rds-mysql80-slowquery.json", "mariadb-slowquery.json", "aurora-mysql-cluster-slowquery.json"] {
+    for event in [
+        "rds-mysql80-slowquery.json",
+        "mariadb-slowquery.json",
+        "aurora-mysql-cluster-slowquery.json",
+        "rds-postgresql.json",
+    ] {
         run_ok(cli(&node, prefix).args(["replay", fixture(&format!("events/{event}")).to_str().unwrap()]));
     }
     node.count(&format!("{prefix}-*"));
+    // Both engines side by side: the engine pie's buckets, and the top-fingerprints table's.
+    let engines = node.ok(
+        "POST",
+        &format!("/{prefix}-*/_search"),
+        Some(&json!({"size": 0, "query": {"exists": {"field": "Query_time"}}, "aggs": {"e": {"terms": {"field": "Engine"}}}})),
+    );
+    let keys: BTreeSet<&str> = engines["aggregations"]["e"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, BTreeSet::from(["mysql", "postgresql"]), "{engines}");
     let mut checked = 0;
     for line in logs_to_opensearch::setup::DASHBOARDS.lines().filter(|l| !l.trim().is_empty()) {
         let object: Value = serde_json::from_str(line).unwrap();
@@ -427,7 +445,7 @@ fn every_dashboards_visualization_runs_on_the_real_mapping_and_returns_buckets()
             _ => {}
         }
     }
-    assert_eq!(checked, 7, "six visualizations and the saved search");
+    assert_eq!(checked, 8, "seven visualizations and the saved search");
 }
 
 /// The saved-objects index of OpenSearch Dashboards for the four types we export: `dynamic:

@@ -25,7 +25,7 @@ fn setup_installs_templates_policy_and_dashboards_and_can_run_again() {
     );
     assert!(stderr.contains("installed index template logs-to-opensearch-logs for [\"cwl-*\"]"), "{stderr}");
     assert!(stderr.contains("installed ISM policy logs-to-opensearch-retention: delete indices after 14d"), "{stderr}");
-    assert!(stderr.contains("imported Dashboards saved objects: 9 imported"), "{stderr}");
+    assert!(stderr.contains("imported Dashboards saved objects: 10 imported"), "{stderr}");
 
     let template = standin.template("logs-to-opensearch").unwrap();
     assert_eq!(template["index_patterns"], serde_json::json!(["cwl-*slowquery*", "cwl-*postgresql*"]));
@@ -113,7 +113,7 @@ fn setup_retries_a_busy_cluster() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(standin.template("logs-to-opensearch-logs").is_some());
     assert!(standin.policy("logs-to-opensearch-retention").is_some());
-    assert!(text(&out).contains("imported Dashboards saved objects: 9 imported"), "{}", text(&out));
+    assert!(text(&out).contains("imported Dashboards saved objects: 10 imported"), "{}", text(&out));
 
     // A cluster that stays unavailable: given up at --retry-for, with the number of tries.
     let standin = StandIn::start(Auth::SigV4 { service: "es" });
@@ -146,10 +146,10 @@ fn setup_goes_on_after_a_piece_fails_and_reports_each() {
             && stderr.contains("no permissions for [cluster:admin/opendistro/ism/policy/get]"),
         "{stderr}"
     );
-    assert!(stderr.contains("imported Dashboards saved objects: 9 imported"), "the dashboards still: {stderr}");
+    assert!(stderr.contains("imported Dashboards saved objects: 10 imported"), "the dashboards still: {stderr}");
     assert!(stderr.contains("1 piece(s) failed"), "{stderr}");
     assert!(standin.policy("logs-to-opensearch-retention").is_none());
-    assert!(standin.saved_objects().len() == 9);
+    assert!(standin.saved_objects().len() == 10);
 
     // --no-ism: no policy asked for, nothing failed.
     let standin = StandIn::start(Auth::SigV4 { service: "es" });
