@@ -369,3 +369,24 @@ fn the_webhook_url_is_in_no_error_or_summary() {
     let shown = format!("{summary:?} {} {:?}", serde_json::to_string(&summary).unwrap(), handler.notifier().output());
     assert!(!shown.contains(WEBHOOK_SECRET_PART), "{shown}");
 }
+
+/// A slow PostgreSQL statement reaches Slack as a MySQL one does: same rule, same message shape,
+/// grouped by its fingerprint, with its database instance and engine's fields.
+#[test]
+fn a_slow_postgresql_statement_is_sent_to_slack() {
+    let slack = SlackReceiver::start();
+    let handler = dry_run(&[
+        ("SLOW_QUERY_ALERT_SECONDS", "5"),
+        ("SLACK_WEBHOOK_URL", &slack.url),
+        ("DASHBOARDS_URL", DASHBOARDS),
+    ]);
+    let summary = invoke(&handler, &fixture_event("rds-postgresql.json"), Duration::from_secs(10));
+    assert_eq!(summary.alerts.alerts_sent, 1, "only the 5.01 s plan reaches 5 s");
+    let received = slack.received();
+    assert_eq!(header(&received[0]), "Slow query on pg-1: 5.012118 s");
+    let text = received[0].to_string();
+    assert!(text.contains("select region, sum(total) from orders group by region"), "{text}");
+    assert!(text.contains("*User*\\nreporting from 10.0.3.123"), "{text}");
+    assert!(text.contains("*Fingerprint_id*\\n8108187EB6330D26180BB559661F3D6F"), "{text}");
+    assert!(text.contains("Fingerprint_id:%228108187EB6330D26180BB559661F3D6F%22"), "the Discover button: {text}");
+}
