@@ -3,8 +3,9 @@
 //!
 //! Entries have the field shapes of MySQL 5.7, MySQL 8.0 with `log_slow_extra` and MariaDB, six
 //! users, clients by host name and address (IPv4 and IPv6), and statements from about 80 B to
-//! 4 KiB (SELECTs, UPDATEs, DELETEs, multi-row INSERTs, multi-line JOINs, comment tails). The same
-//! arguments always give the same bytes, so runs compare.
+//! 4 KiB (SELECTs, UPDATEs, DELETEs, multi-row INSERTs, multi-line JOINs, comment tails); and
+//! RDS PostgreSQL records of the same statements ([`postgres_batch`]). The same arguments always
+//! give the same bytes, so runs compare.
 
 use base64::Engine;
 use flate2::{write::GzEncoder, Compression};
@@ -106,6 +107,46 @@ pub fn batch(count: u64, seed: u64) -> (Vec<u8>, usize) {
     envelope(events)
 }
 
+/// One RDS PostgreSQL record (RDS's prefix `%t:%r:%u@%d:[%p]:`): a statement with its duration
+/// most often, else an `execute` with its `DETAIL` parameters in the same event, auto_explain's
+/// text plan, or a bare duration.
+fn postgres_record(rng: &mut Rng, i: u64) -> String {
+    let user = rng.pick(USERS);
+    let (_, ip) = client(rng);
+    let prefix = format!(
+        "2026-11-21 10:{:02}:{:02} UTC:{ip}({}):{user}@shop:[{}]:",
+        i / 60 % 60,
+        i % 60,
+        1024 + rng.below(60_000),
+        1000 + rng.below(30_000)
+    );
+    let duration = format!("{}.{:03}", rng.below(30_000), rng.below(1000));
+    let sql = statement(rng).replace('\n', "\n\t");
+    match rng.below(20) {
+        0..=11 => format!("{prefix}LOG:  duration: {duration} ms  statement: {sql}\n"),
+        12..=16 => format!(
+            "{prefix}LOG:  duration: {duration} ms  execute S_{}: SELECT * FROM orders WHERE customer_id = $1 AND status = $2\n{prefix}DETAIL:  parameters: $1 = '{}', $2 = 'paid'\n",
+            rng.below(50),
+            rng.below(1_000_000)
+        ),
+        17 => format!(
+            "{prefix}LOG:  duration: {duration} ms  plan:\n\tQuery Text: {sql}\n\tSeq Scan on orders  (cost=0.00..{}.00 rows={} width=64)\n\t  Filter: (status = 'paid'::text)\n",
+            rng.below(100_000),
+            rng.below(10_000)
+        ),
+        _ => format!("{prefix}LOG:  duration: {duration} ms\n"),
+    }
+}
+
+/// A subscription event of `count` records from an RDS PostgreSQL log group, like [`batch`].
+pub fn postgres_batch(count: u64, seed: u64) -> (Vec<u8>, usize) {
+    let mut rng = Rng(seed);
+    let events: Vec<Value> = (0..count)
+        .map(|i| json!({"id": format!("{:056}", 38_000_000 + i), "timestamp": 1_795_256_131_000u64 + i * 37, "message": postgres_record(&mut rng, i)}))
+        .collect();
+    envelope_for("/aws/rds/instance/prod-pg-1/postgresql", events)
+}
+
 /// One event whose message is a slow-log entry around a statement of about `bytes` bytes
 /// (CloudWatch's largest event is 256 KiB): for how the cost grows with the size of one entry.
 pub fn single(bytes: usize) -> (Vec<u8>, usize) {
@@ -133,8 +174,12 @@ pub fn long_statement(bytes: usize) -> String {
 }
 
 fn envelope(events: Vec<Value>) -> (Vec<u8>, usize) {
+    envelope_for("/aws/rds/instance/prod-db-1/slowquery", events)
+}
+
+fn envelope_for(log_group: &str, events: Vec<Value>) -> (Vec<u8>, usize) {
     let payload = json!({
-        "messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/aws/rds/instance/prod-db-1/slowquery",
+        "messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": log_group,
         "logStream": "prod-db-1", "subscriptionFilters": ["rds-to-opensearch"], "logEvents": events
     });
     let raw = payload.to_string();

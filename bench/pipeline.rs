@@ -1,6 +1,7 @@
 //! `cargo bench --bench pipeline`: the whole pure path against its floor, side by side, in one run.
 //!
-//! For batches of 1,000, 1,165 (about 1 MiB decompressed) and 10,000 generated events
+//! For batches of 1,000, 1,165 (about 1 MiB decompressed) and 10,000 generated MySQL-family events
+//! and 2,150 RDS PostgreSQL records (about 1 MiB too)
 //! ([`generator`]), each starting from the Lambda event's JSON bytes:
 //! - **floor**: base64 + gunzip + JSON parse of the same event into owned strings, nothing else
 //!   (written here with the same crates, independent of ours);
@@ -36,7 +37,10 @@ use std::io::Read;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
-const SIZES: [(u64, u64); 3] = [(1_000, 1), (1_165, 2), (10_000, 3)];
+/// (engine, events, seed): the MySQL batches, and a PostgreSQL one of about 1 MiB decompressed, as
+/// the second MySQL one (its records are shorter, so there are more of them).
+const SIZES: [(&str, u64, u64); 4] =
+    [("mysql", 1_000, 1), ("mysql", 1_165, 2), ("mysql", 10_000, 3), ("postgresql", 2_150, 2)];
 
 #[derive(Clone, Copy, PartialEq)]
 enum Path {
@@ -258,14 +262,15 @@ fn main() {
     let identity = identity();
 
     println!(
-        "{:>7} {:>7}  {:<15} {:>8} {:>8} {:>10} {:>7} {:>10}",
-        "events", "input", "path", "ms", "MB/s", "events/s", "×floor", "peak RSS"
+        "{:>10} {:>7} {:>7}  {:<15} {:>8} {:>8} {:>10} {:>7} {:>10}",
+        "engine", "events", "input", "path", "ms", "MB/s", "events/s", "×floor", "peak RSS"
     );
-    for (count, seed) in SIZES {
+    for (engine, count, seed) in SIZES {
         if sizes.as_deref().is_some_and(|s| !s.split(',').any(|s| s == count.to_string())) {
             continue;
         }
-        let (event, raw_bytes) = generator::batch(count, seed);
+        let (event, raw_bytes) =
+            if engine == "postgresql" { generator::postgres_batch(count, seed) } else { generator::batch(count, seed) };
         if std::env::var("BENCH_PROFILE").is_ok() {
             // For perf / callgrind: the full path alone, `runs` times.
             for _ in 0..runs {
@@ -298,7 +303,8 @@ fn main() {
             let rss = if quick { "-".to_owned() } else { peak_rss_of(path.arg(), &event) };
             let first = path == Path::Floor;
             println!(
-                "{:>7} {:>7}  {:<15} {:>8.2} {:>8.1} {:>10.0} {:>7.2} {:>10}",
+                "{:>10} {:>7} {:>7}  {:<15} {:>8.2} {:>8.1} {:>10.0} {:>7.2} {:>10}",
+                if first { engine } else { "" },
                 if first { count.to_string() } else { String::new() },
                 if first { format!("{:.2}M", raw_bytes as f64 / f64::from(1 << 20)) } else { String::new() },
                 path.name(),
@@ -310,9 +316,18 @@ fn main() {
             );
         }
         if !quick {
-            println!("{:>7} {:>7}  {:<15} {:>8} {:>8} {:>10} {:>7} {:>10}", "", "", "(no work)", "", "", "", "", {
-                peak_rss_of("none", &event)
-            });
+            println!(
+                "{:>10} {:>7} {:>7}  {:<15} {:>8} {:>8} {:>10} {:>7} {:>10}",
+                "",
+                "",
+                "",
+                "(no work)",
+                "",
+                "",
+                "",
+                "",
+                { peak_rss_of("none", &event) }
+            );
         }
     }
     println!(
