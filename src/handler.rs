@@ -277,7 +277,9 @@ pub fn encode_logs(config: &Config, data: LogsData, mut inspect: impl FnMut(&Doc
     let hasher = std::collections::hash_map::RandomState::new();
     let mut seen_ids =
         std::collections::HashSet::with_capacity(if config.document_ids { data.log_events.len() } else { 0 });
-    for event in data.log_events {
+    // A PostgreSQL record's follow-ups (DETAIL, STATEMENT, …) and continuation lines delivered as
+    // events of their own join the record's event, so the record is one document.
+    for event in crate::postgres::join_follow_ups(data.log_events) {
         // One document per slow-log entry, even when an event holds several.
         crate::slowlog_file::split_event(event, |event| {
             if config.document_ids && !seen_ids.insert(std::hash::BuildHasher::hash_one(&hasher, &event.id)) {

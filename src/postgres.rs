@@ -16,6 +16,7 @@
 //! `STATEMENT`, `HINT`, `CONTEXT` records that follow it (what a CloudWatch event holds, or a
 //! file's lines grouped by [`group`]). [`normalize`] is the fingerprint.
 
+use crate::event::LogEvent;
 use crate::slowlog::{FieldValue, SlowQuery};
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -160,6 +161,42 @@ pub fn group(text: &str) -> Vec<&str> {
         at += record.len();
     }
     groups.into_iter().map(|(start, end, _)| &text[start..end]).collect()
+}
+
+/// CloudWatch may deliver a record's follow-ups (`DETAIL:  parameters: …` after an `execute`, the
+/// `STATEMENT` of an `ERROR`) and even its continuation lines (a tab first) as events of their own.
+/// Each such event is appended to the event of its record (the one before it, of the same pid), so
+/// the record is one document with its `Parameters` or `Query`; the joined event's text is kept in
+/// that document's `@message` and its id is not used. Events of one batch only (one log stream, in
+/// order); any other event passes as it is. Pure.
+pub fn join_follow_ups(events: Vec<LogEvent>) -> Vec<LogEvent> {
+    let mut out: Vec<LogEvent> = Vec::with_capacity(events.len());
+    // The pid of the last record of `out`'s last event, when that event is PostgreSQL's.
+    let mut last_pid: Option<i64> = None;
+    for event in events {
+        if event.extracted_fields.is_none() {
+            if let (Some(pid), Some(previous)) = (last_pid, out.last_mut()) {
+                let first_line = event.message.lines().next().unwrap_or("");
+                let joins = match prefix(first_line) {
+                    Some(p) => is_follow_up(p.severity) && p.pid == pid,
+                    None => event.message.starts_with('\t'),
+                };
+                if joins && previous.extracted_fields.is_none() {
+                    if !previous.message.ends_with('\n') {
+                        previous.message.push('\n');
+                    }
+                    previous.message.push_str(&event.message);
+                    continue;
+                }
+            }
+        }
+        // Cheap for any other event: only a message that starts with the prefix is looked into.
+        let first =
+            event.extracted_fields.is_none().then(|| prefix(event.message.lines().next().unwrap_or(""))).flatten();
+        last_pid = first.map(|p| event.message.lines().skip(1).filter_map(prefix).last().map_or(p.pid, |q| q.pid));
+        out.push(event);
+    }
+    out
 }
 
 /// Whether `text` reads as a PostgreSQL record (its first non-blank line has the prefix).

@@ -339,3 +339,54 @@ fn a_raw_postgresql_log_file_backfills_through_slowlog() {
     assert_eq!(error["Query"], "select * from missing_table");
     assert!(docs.iter().any(|d| d["Plan"]["Plan"]["Node Type"] == "Aggregate"));
 }
+
+/// CloudWatch may give a record's `DETAIL` (or an `ERROR`'s `STATEMENT`, or even a continuation
+/// line) an event of its own: it joins the record before it (same pid), so the record is still
+/// one document with its `Parameters` / `Query`, and no text is lost.
+#[test]
+fn follow_ups_delivered_as_events_of_their_own_join_their_record() {
+    let execute = common::read_fixture("postgresql/execute-with-parameters.log");
+    let (execute_line, detail_line) = execute.split_once('\n').unwrap();
+    let error = common::read_fixture("postgresql/error-with-statement.log");
+    let (error_line, statement_line) = error.split_once('\n').unwrap();
+    let multi = common::read_fixture("postgresql/multi-line-statement.log");
+    let (multi_first, multi_rest) = multi.split_once('\n').unwrap();
+    let other_pid = detail_line.replace("[12346]", "[99999]");
+    let messages = [
+        execute_line,
+        detail_line,
+        error_line,
+        statement_line,
+        multi_first,
+        multi_rest,
+        execute_line,
+        other_pid.as_str(),
+    ];
+    let payload = common::payload("/aws/rds/instance/pg-1/postgresql", "pg-1.0", &messages);
+    let dir = std::env::temp_dir().join(format!("lto-pg-join-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("event.json");
+    std::fs::write(&file, common::awslogs_event(&payload).to_string()).unwrap();
+    let out = common::cli().args(["replay", file.to_str().unwrap()]).output().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("8 events in 1 batch → 5 documents"), "{stderr}");
+    let docs: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .step_by(2)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs[0]["Parameters"], "$1 = '-110', $2 = '82416'");
+    assert!(docs[0]["@message"].as_str().unwrap().contains("DETAIL:  parameters:"), "the joined text is kept");
+    assert_eq!(
+        (docs[1]["Severity"].as_str(), docs[1]["Query"].as_str()),
+        (Some("ERROR"), Some("select * from missing_table"))
+    );
+    assert_eq!(docs[2]["Query"], "select aid,\n  abalance\nfrom pgbench_accounts\nwhere bid = 1\nlimit 3;");
+    // A DETAIL of another backend does not join: its own document.
+    assert!(docs[3].get("Parameters").is_none());
+    assert_eq!((docs[4]["Severity"].as_str(), docs[4]["Pid"].as_i64()), (Some("DETAIL"), Some(99999)));
+    assert_eq!(docs[4]["Parameters"], "$1 = '-110', $2 = '82416'");
+}
