@@ -72,6 +72,14 @@ impl RetryPolicy {
     }
 }
 
+/// xorshift64, one step: the backoff's jitter needs no more. `x` must not be 0.
+pub fn xorshift(mut x: u64) -> u64 {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
+}
+
 /// The client could not be built.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build the OpenSearch client for {endpoint}")]
@@ -183,12 +191,8 @@ impl OpenSearchSink {
         self
     }
 
-    /// xorshift64: jitter needs no more.
     fn next_random(&self) -> u64 {
-        let mut x = self.random.load(Ordering::Relaxed);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let x = xorshift(self.random.load(Ordering::Relaxed));
         self.random.store(x, Ordering::Relaxed);
         x
     }

@@ -375,12 +375,9 @@ impl<'a> Cluster<'a> {
         Cluster { transport, patience, random: std::cell::Cell::new(seed | 1) }
     }
 
-    /// xorshift64, for the backoff's jitter.
+    /// For the backoff's jitter.
     fn next_random(&self) -> u64 {
-        let mut x = self.random.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let x = crate::delivery::xorshift(self.random.get());
         self.random.set(x);
         x
     }

@@ -615,7 +615,7 @@ fn fail_on_dead_letter_makes_a_dead_lettered_run_exit_3() {
 /// (the tests above check 0, 1, 2 and 3 each).
 #[test]
 fn the_readme_and_help_agree_on_exit_statuses() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = common::readme();
     let table: Vec<&str> = readme
         .lines()
         .skip_while(|l| !l.starts_with("| status | meaning |"))
@@ -692,7 +692,7 @@ fn help_on_help_works_and_examples_are_never_wrapped_mid_command() {
 /// (it went stale once: an old id, a Discover URL without the index).
 #[test]
 fn the_readme_example_alert_is_what_the_binary_prints() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = common::readme();
     let example: Vec<&str> = readme
         .lines()
         .skip_while(|l| !l.contains("As `--alerts print` shows it:"))

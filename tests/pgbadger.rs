@@ -24,17 +24,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::Command;
 
-fn have_pgbadger() -> bool {
-    #[allow(clippy::disallowed_methods, reason = "a test's own switch")]
-    let required = std::env::var("LTO_TOOLS_REQUIRED").is_ok_and(|v| v == "1");
-    let found = Command::new("pgbadger").arg("--version").output().is_ok_and(|o| o.status.success());
-    assert!(found || !required, "pgbadger is required (LTO_TOOLS_REQUIRED=1) but does not run");
-    if !found {
-        eprintln!("skipped: pgbadger is not installed (apt-get install pgbadger)");
-    }
-    found
-}
-
 /// A small deterministic generator (xorshift), so the log is the same every run.
 struct Random(u64);
 
@@ -143,7 +132,7 @@ fn micros(ms: f64) -> u64 {
 
 #[test]
 fn statements_durations_and_the_top_ten_agree_with_pgbadger() {
-    if !have_pgbadger() {
+    if !common::peer_tool("pgbadger", "pgbadger") {
         return;
     }
     let dir = std::env::temp_dir().join(format!("lto-pgbadger-{}", std::process::id()));

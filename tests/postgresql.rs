@@ -14,6 +14,26 @@ fn record(name: &str) -> SlowQuery {
     postgres::parse(&text).unwrap_or_else(|| panic!("{name} is not read as a record"))
 }
 
+/// `payload` as a subscription event through `replay` (a dry run): its stderr and its documents.
+fn replay(payload: &Value, name: &str) -> (String, Vec<Value>) {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("event.json");
+    std::fs::write(&file, common::awslogs_event(payload).to_string()).unwrap();
+    let out = common::cli().args(["replay", file.to_str().unwrap()]).output().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let docs = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .step_by(2)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (stderr, docs)
+}
+
 fn extra<'a>(q: &'a SlowQuery, key: &str) -> Option<&'a FieldValue> {
     q.extra.iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }
@@ -158,19 +178,7 @@ fn the_event_replays_into_the_postgresql_index_and_records_in_one_event_split() 
         common::read_fixture("postgresql/statement.log")
     );
     let payload = common::payload("/aws/rds/cluster/aurora-pg/postgresql", "aurora-pg-instance-1.0", &[&together]);
-    let dir = std::env::temp_dir().join(format!("lto-pg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("event.json");
-    std::fs::write(&file, common::awslogs_event(&payload).to_string()).unwrap();
-    let out = common::cli().args(["replay", file.to_str().unwrap()]).output().unwrap();
-    std::fs::remove_dir_all(&dir).ok();
-    let docs: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .step_by(2)
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (_, docs) = replay(&payload, "lto-pg");
     assert_eq!(docs.len(), 2, "{docs:?}");
     assert_eq!(docs[0]["Parameters"], "$1 = '-110', $2 = '82416'");
     assert_eq!(docs[0]["Statement_kind"], "execute");
@@ -363,21 +371,8 @@ fn follow_ups_delivered_as_events_of_their_own_join_their_record() {
         other_pid.as_str(),
     ];
     let payload = common::payload("/aws/rds/instance/pg-1/postgresql", "pg-1.0", &messages);
-    let dir = std::env::temp_dir().join(format!("lto-pg-join-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("event.json");
-    std::fs::write(&file, common::awslogs_event(&payload).to_string()).unwrap();
-    let out = common::cli().args(["replay", file.to_str().unwrap()]).output().unwrap();
-    std::fs::remove_dir_all(&dir).ok();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stderr.contains("8 events in 1 batch → 5 documents"), "{stderr}");
-    let docs: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .step_by(2)
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (stderr, docs) = replay(&payload, "lto-pg-join");
+    assert!(stderr.contains("8 events in 1 batch → 5 documents"), "{stderr}");
     assert_eq!(docs[0]["Parameters"], "$1 = '-110', $2 = '82416'");
     assert!(docs[0]["@message"].as_str().unwrap().contains("DETAIL:  parameters:"), "the joined text is kept");
     assert_eq!(

@@ -57,16 +57,7 @@ const MADE: &[&str] = &[
 fn pt_fingerprint() -> Option<String> {
     #[allow(clippy::disallowed_methods, reason = "a test's own switch")]
     let program = std::env::var("LTO_PT_FINGERPRINT").unwrap_or_else(|_| "pt-fingerprint".to_owned());
-    #[allow(clippy::disallowed_methods, reason = "a test's own switch")]
-    let required = std::env::var("LTO_TOOLS_REQUIRED").is_ok_and(|v| v == "1");
-    match Command::new(&program).arg("--version").output() {
-        Ok(out) if out.status.success() => Some(program),
-        _ if required => panic!("{program} is required (LTO_TOOLS_REQUIRED=1) but does not run"),
-        _ => {
-            eprintln!("skipped: {program} is not installed (apt-get install percona-toolkit)");
-            None
-        }
-    }
+    common::peer_tool(&program, "percona-toolkit").then_some(program)
 }
 
 /// pt-fingerprint's fingerprints of `queries`, in one run: it reads `;\n`-separated queries.

@@ -14,7 +14,7 @@ const RUNTIME: &[&str] = &["RUST_LOG", "AWS_LAMBDA_LOG_LEVEL", "AWS_LAMBDA_LOG_F
 /// The README's `| variable | default | meaning |` tables: each variable named in a row's first
 /// column → that row's default column.
 fn readme_rows() -> BTreeMap<String, String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = common::readme();
     let mut rows = BTreeMap::new();
     let mut in_table = false;
     for line in readme.lines() {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::process::Command;
 
 fn readme_loop() -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = common::readme();
     let block: Vec<&str> = readme
         .lines()
         .skip_while(|l| !l.starts_with("**Re-driving failures.**"))
@@ -22,20 +22,9 @@ fn readme_loop() -> String {
     block.join("\n")
 }
 
-fn have_jq() -> bool {
-    #[allow(clippy::disallowed_methods, reason = "a test's own switch")]
-    let required = std::env::var("LTO_TOOLS_REQUIRED").is_ok_and(|v| v == "1");
-    let found = Command::new("jq").arg("--version").output().is_ok_and(|o| o.status.success());
-    assert!(found || !required, "jq is required (LTO_TOOLS_REQUIRED=1) but does not run");
-    if !found {
-        eprintln!("skipped: jq is not installed (apt-get install jq)");
-    }
-    found
-}
-
 #[test]
 fn the_readme_redrive_loop_ends_and_moves_a_poison_message_aside() {
-    if !have_jq() {
+    if !common::peer_tool("jq", "jq") {
         return;
     }
     let dir = std::env::temp_dir().join(format!("lto-redrive-{}", std::process::id()));

@@ -131,3 +131,24 @@ pub fn assert_ndjson_eq(actual: &str, expected: &str) {
     }
     assert_eq!(actual.len(), expected.len(), "line counts differ");
 }
+
+/// The repository's README.md.
+#[allow(dead_code)] // not every test binary uses it
+pub fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
+
+/// Whether the peer tool `program` runs (`program --version`). Absent, the caller skips, with a
+/// note naming the Debian `package`; with `LTO_TOOLS_REQUIRED=1` (CI, which installs them) an
+/// absent tool fails the test instead.
+#[allow(dead_code)] // not every test binary uses it
+pub fn peer_tool(program: &str, package: &str) -> bool {
+    #[allow(clippy::disallowed_methods, reason = "a test's own switch")]
+    let required = std::env::var("LTO_TOOLS_REQUIRED").is_ok_and(|v| v == "1");
+    let found = std::process::Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(found || !required, "{program} is required (LTO_TOOLS_REQUIRED=1) but does not run");
+    if !found {
+        eprintln!("skipped: {program} is not installed (apt-get install {package})");
+    }
+    found
+}
