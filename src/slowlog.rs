@@ -249,9 +249,11 @@ pub fn entry_time_millis(entry: &str) -> Option<i64> {
                     }
                 }
             }
-        } else if let Some(seconds) = set_timestamp_seconds(line) {
-            set_timestamp = seconds.checked_mul(1000).filter(|ms| plausible_time(*ms));
-            break;
+        } else if let Some(settings) = session_settings(line) {
+            if let Some(seconds) = settings {
+                set_timestamp = seconds.checked_mul(1000).filter(|ms| plausible_time(*ms));
+                break;
+            }
         } else if use_schema(line).is_none() {
             break; // the statement: no more preamble
         }
@@ -474,8 +476,8 @@ impl Parser {
             };
             let text = line.trim();
             if text.is_empty() {
-            } else if let Some(seconds) = set_timestamp_seconds(text) {
-                if !seconds.checked_mul(1000).is_some_and(plausible_time) {
+            } else if let Some(settings) = session_settings(text) {
+                if let Some(seconds) = settings.filter(|s| !s.checked_mul(1000).is_some_and(plausible_time)) {
                     self.warn(format!("SET timestamp={seconds}: not a plausible time (1995 to 2099): ignored"));
                 }
             } else if let Some(schema) = use_schema(text) {
@@ -673,12 +675,34 @@ fn split_token(text: &str) -> (&str, &str) {
     (&text[..end], &text[end..])
 }
 
-/// `SET timestamp=1469038405;` → its seconds.
-fn set_timestamp_seconds(line: &str) -> Option<i64> {
-    let rest = line.get(..14).filter(|p| p.eq_ignore_ascii_case("SET timestamp="))?;
-    let value = line[rest.len()..].strip_suffix(';')?;
-    let seconds = value.split('.').next()?;
-    seconds.parse().ok()
+/// `SET timestamp=1469038405;` → `Some(Some(1469038405))`.
+/// Also the form the server writes for a statement that used an auto-increment value (a
+/// replica's SQL thread, mostly): `SET insert_id=34484549,timestamp=1197996507;`, and
+/// `SET last_insert_id=…,insert_id=…,timestamp=…;`. Like pt-query-digest, such a line is preamble
+/// (the session settings the server logs before the statement), not part of `Query`; its
+/// `timestamp` dates the entry (`Some(None)`: none in the line). `None` when the line is something
+/// else (any other `SET`).
+fn session_settings(line: &str) -> Option<Option<i64>> {
+    let settings = line.get(..4).filter(|p| p.eq_ignore_ascii_case("SET "))?;
+    let settings = line[settings.len()..].strip_suffix(';')?;
+    let mut seconds = None;
+    for pair in settings.split(',') {
+        let (name, value) = pair.split_once('=')?;
+        let (name, value) = (name.trim(), value.trim());
+        let (whole, fraction) = value.split_once('.').unwrap_or((value, "0"));
+        if whole.is_empty()
+            || !whole.bytes().all(|b| b.is_ascii_digit())
+            || !fraction.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        if name.eq_ignore_ascii_case("timestamp") {
+            seconds = whole.parse().ok();
+        } else if !name.eq_ignore_ascii_case("insert_id") && !name.eq_ignore_ascii_case("last_insert_id") {
+            return None;
+        }
+    }
+    Some(seconds)
 }
 
 /// `use db;` → `db` (one identifier, possibly back-quoted).
@@ -738,6 +762,23 @@ mod tests {
             assert_eq!(known_key(key), Some(i));
         }
         assert_eq!(known_key("Not_a_known_key"), None);
+    }
+
+    #[test]
+    fn a_replicas_session_settings_are_preamble_and_date_the_entry() {
+        let entry = "# User@Host: [SQL_SLAVE] @  []\n# Query_time: 0.000530  Lock_time: 0.000027\n\
+                     SET last_insert_id=90417,insert_id=90418,timestamp=1795256102;\n\
+                     INSERT INTO orders (customer_id) VALUES (77);\n";
+        let q = parse(entry).unwrap();
+        assert_eq!(q.query.as_deref(), Some("INSERT INTO orders (customer_id) VALUES (77)"));
+        assert_eq!(entry_time_millis(entry), Some(1_795_256_102_000));
+        let q = parse("# Query_time: 1\nSET insert_id=5;\nINSERT INTO t VALUES (NULL);").unwrap();
+        assert_eq!(q.query.as_deref(), Some("INSERT INTO t VALUES (NULL)"));
+        // Any other SET is a statement.
+        for statement in ["SET NAMES utf8mb4", "SET insert_id=5, sql_mode=''", "SET timestamp=now()"] {
+            let q = parse(&format!("# Query_time: 1\n{statement};\n")).unwrap();
+            assert_eq!(q.query.as_deref(), Some(statement));
+        }
     }
 
     #[test]
