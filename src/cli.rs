@@ -149,6 +149,25 @@ pub enum AlertMode {
     Send,
 }
 
+/// `digest --order-by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DigestOrder {
+    Total,
+    Count,
+    Max,
+    Avg,
+    #[value(name = "rows_examined", alias = "rows-examined")]
+    RowsExamined,
+}
+
+/// `digest --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DigestFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
 impl Cli {
     /// Applies the flags that override environment variables.
     pub fn override_config(&self, raw: &mut RawConfig) {
@@ -259,6 +278,45 @@ pub enum Command {
         )]
         resume_from: u64,
     },
+    /// Group slow-log entries by fingerprint and report what each class costs, as pt-query-digest does.
+    ///
+    /// Reads raw slow logs (MySQL, MariaDB, Percona Server, Aurora MySQL) and RDS PostgreSQL logs,
+    /// plain or gzip-compressed (told by the first bytes, not the name); several files make one
+    /// digest. Per class (one Fingerprint_id, the documents' field): count; total, min, max, avg,
+    /// median and 95th percentile of Query_time and Lock_time; rows sent and examined; share of the
+    /// total time; first and last seen; users, hosts and databases; the fingerprint and the slowest
+    /// example (masked under REDACT_QUERY_LITERALS / REDACT_PATTERNS). Offline: nothing is sent.
+    #[command(after_help = "Examples:\n  \
+        logs-to-opensearch digest mysql-slowquery.log mysql-slowquery.log.1.gz\n  \
+        logs-to-opensearch digest --order-by count --limit 5 --format markdown slow.log\n  \
+        logs-to-opensearch digest --since 2026-11-21T10:00:00Z --until 1h --filter 'Rows_examined>=100000' slow.log\n\n\
+        --since and --until take an RFC 3339 time (2026-11-21T10:00:00Z, 2026-11-21T12:00:00+02:00), a date\n\
+        and time in UTC (2026-11-21 10:00:00, 2026-11-21), or a time before now (90s, 30m, 6h, 2d). An\n\
+        entry without a time of its own takes the last time before it in the file.\n\
+        Exit status: 0 when the digest was printed, 1 when a file could not be read, 2 for invalid arguments.")]
+    Digest {
+        /// Slow-log files; `-` reads standard input.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// How the classes are ranked: total (Query_time), count, max, avg (Query_time) or rows_examined (total).
+        #[arg(long, value_enum, value_name = "KEY", default_value_t = DigestOrder::Total)]
+        order_by: DigestOrder,
+        /// Classes shown; the rest are summed in one line.
+        #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
+        /// Only entries at or after this time.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only entries before this time.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// Only entries matching these rules, in ALERT_WHEN's language: `Query_time>=1 && User!=etl, Rows_examined>=100000`.
+        #[arg(long, value_name = "RULES")]
+        filter: Option<String>,
+        /// text (like pt-query-digest's report), json (documented in README.md) or markdown.
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = DigestFormat::Text)]
+        format: DigestFormat,
+    },
     /// Subscribe log groups to the function, or remove those subscriptions: a plan, then --apply.
     ///
     /// For log groups the template's subscriptions do not cover. Lists the log groups named with
@@ -309,6 +367,10 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
         let request = SubscribeRequest { patterns, log_groups, destination_arn, filter_name, unsubscribe, apply };
         return subscribe(&config, request).await;
     }
+    if let Command::Digest { files, order_by, limit, since, until, filter, format } = cli.command {
+        let request = DigestRequest { files, order_by, limit: limit as usize, since, until, filter, format };
+        return digest(&config, request);
+    }
     let config = Arc::new(config);
     let sink = Destination::from_config(&config, BufWriter::with_capacity(1 << 16, io::stdout().lock()))?;
     let sends = sink.sends();
@@ -331,7 +393,7 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
             return setup(&config, args).await;
         }
         Command::Replay { event } => replay(&handler, &event, retry_for).await?,
-        Command::Subscribe { .. } => unreachable!("handled above"),
+        Command::Subscribe { .. } | Command::Digest { .. } => unreachable!("handled above"),
         Command::Slowlog { file, log_group, log_stream, owner, batch_size, resume_from } => {
             let backfill = Backfill { log_group, log_stream, owner, batch_size: batch_size as usize, resume_from };
             let (summary, stopped) = slowlog(&handler, &file, backfill, retry_for).await?;
@@ -367,6 +429,142 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
                 .into())
         }
         (None, _) => Ok(()),
+    }
+}
+
+/// What `digest` is told.
+struct DigestRequest {
+    files: Vec<PathBuf>,
+    order_by: DigestOrder,
+    limit: usize,
+    since: Option<String>,
+    until: Option<String>,
+    filter: Option<String>,
+    format: DigestFormat,
+}
+
+/// `digest`: every file into one digest, then the report on stdout.
+fn digest(config: &Config, request: DigestRequest) -> Result<()> {
+    use crate::digest::{report, Digest, OrderBy, Selection};
+    let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let since_ms = request
+        .since
+        .as_deref()
+        .map(|t| time_arg(t, now_ms).map_err(|e| usage(format!("--since: {e}"))))
+        .transpose()?;
+    let until_ms = request
+        .until
+        .as_deref()
+        .map(|t| time_arg(t, now_ms).map_err(|e| usage(format!("--until: {e}"))))
+        .transpose()?;
+    if let (Some(since), Some(until)) = (since_ms, until_ms) {
+        if since >= until {
+            return Err(usage(format!(
+                "--since ({}) is not before --until ({}): no entry can be in that window",
+                report::time_text(since),
+                report::time_text(until)
+            )));
+        }
+    }
+    let filter = match request.filter.as_deref() {
+        Some(text) => crate::alert::parse_when(text).map_err(|e| usage(format!("--filter: {e}")))?,
+        None => Vec::new(),
+    };
+    if request.files.iter().filter(|f| is_stdin(f)).count() > 1 {
+        return Err(usage("`-` (standard input) can be named once"));
+    }
+    let mut digest = Digest::new(Selection { since_ms, until_ms, filter }, config.fingerprint_rules);
+    let mut sources = Vec::new();
+    for path in &request.files {
+        let reader: Box<dyn BufRead> = if is_stdin(path) {
+            Box::new(BufReader::with_capacity(1 << 16, io::stdin()))
+        } else {
+            let file =
+                File::open(path).with_context(|| format!("{}: cannot open the slow-log file", path.display()))?;
+            Box::new(BufReader::with_capacity(1 << 16, file))
+        };
+        let reader =
+            crate::slowlog_file::open_log(reader).with_context(|| format!("{}: read failed", display(path)))?;
+        let mut entries = EntrySplitter::new(reader);
+        for entry in entries.by_ref() {
+            let entry = entry.with_context(|| {
+                format!("{}: read failed (a gzip file cut short or corrupt?); nothing was reported", display(path))
+            })?;
+            digest.add(&entry.text);
+        }
+        sources.push(report::Source { name: display(path), bytes: entries.offset() });
+    }
+    let options = report::Options {
+        order_by: match request.order_by {
+            DigestOrder::Total => OrderBy::Total,
+            DigestOrder::Count => OrderBy::Count,
+            DigestOrder::Max => OrderBy::Max,
+            DigestOrder::Avg => OrderBy::Avg,
+            DigestOrder::RowsExamined => OrderBy::RowsExamined,
+        },
+        limit: request.limit,
+        redaction: report::Redaction {
+            literals: config.redact_literals,
+            patterns: config.redact_patterns.clone(),
+            rules: config.fingerprint_rules,
+        },
+        sources,
+    };
+    let text = match request.format {
+        DigestFormat::Text => report::text(&digest, &options),
+        DigestFormat::Json => {
+            let mut json = serde_json::to_string_pretty(&report::json(&digest, &options))?;
+            json.push('\n');
+            json
+        }
+        DigestFormat::Markdown => report::markdown(&digest, &options),
+    };
+    let mut stdout = io::stdout().lock();
+    io::Write::write_all(&mut stdout, text.as_bytes())?;
+    io::Write::flush(&mut stdout)?;
+    if digest.overall.queries == 0 {
+        eprintln!(
+            "logs-to-opensearch: digest: no statement in {} entries read{}",
+            digest.overall.entries,
+            if digest.overall.entries > 0 { " (the header says what was left out)" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+/// `--since` / `--until`: RFC 3339, `YYYY-MM-DD[ HH:MM[:SS]]` in UTC, or a duration before `now_ms`
+/// (`90s`, `30m`, `6h`, `2d`, `1w`).
+pub fn time_arg(text: &str, now_ms: i64) -> std::result::Result<i64, String> {
+    let t = text.trim();
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Ok(time.timestamp_millis());
+    }
+    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+        if let Ok(time) = chrono::NaiveDateTime::parse_from_str(t, format) {
+            return Ok(time.and_utc().timestamp_millis());
+        }
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(date.and_hms_opt(0, 0, 0).map_or(0, |d| d.and_utc().timestamp_millis()));
+    }
+    let unit_at = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(unit_at);
+    let seconds: i64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => 0,
+    };
+    match number.parse::<i64>() {
+        Ok(n) if seconds > 0 && !number.is_empty() => n
+            .checked_mul(seconds * 1000)
+            .map(|ago| now_ms - ago)
+            .ok_or_else(|| format!("{text:?} is too far back")),
+        _ => Err(format!(
+            "{text:?} is not a time: use 2026-11-21T10:00:00Z, 2026-11-21 10:00:00 (UTC), 2026-11-21, or a time before now as 30m, 6h, 2d"
+        )),
     }
 }
 

@@ -217,7 +217,8 @@ impl DocumentBuilder {
             if self.redact_literals && postgres {
                 query.query = query.query.as_deref().map(redact::mask_literals);
                 if let Some(masked) = &query.query {
-                    query.fingerprint = Some(redact::mask_literals(&crate::postgres::normalize(masked)));
+                    query.fingerprint =
+                        Some(masked_fingerprint(slowlog::Engine::Postgresql, masked, self.fingerprint_rules));
                 }
                 for (key, value) in &mut query.extra {
                     match value {
@@ -235,13 +236,11 @@ impl DocumentBuilder {
                 }
                 message = crate::postgres::mask_records(&message);
             } else if self.redact_literals {
-                // After the ids are made from the original text. The fingerprint is made again
-                // from the masked text (pt's rules can leave a literal where the masker does not,
-                // as in an unterminated string), and masked once more.
+                // After the ids are made from the original text.
                 query.query = query.query.as_deref().map(redact::mask_literals);
                 if let Some(masked) = &query.query {
-                    let fingerprint = crate::fingerprint::fingerprint_with(masked, self.fingerprint_rules);
-                    query.fingerprint = Some(redact::mask_literals(&fingerprint));
+                    query.fingerprint =
+                        Some(masked_fingerprint(slowlog::Engine::Mysql, masked, self.fingerprint_rules));
                 }
                 message = redact::mask_entry(&message);
             }
@@ -351,6 +350,17 @@ impl DocumentBuilder {
 
 /// The original function's `buildSource` for `extractedFields`: empty values skipped, numeric
 /// strings as numbers, a string holding JSON from its first `{` also parsed into `$field`.
+/// The `Fingerprint` of a statement whose literals were masked (`REDACT_QUERY_LITERALS=true`):
+/// made again from the masked text, then masked once more (pt's rules can leave a literal where
+/// the masker does not, as in an unterminated string). The digest shows the same.
+pub fn masked_fingerprint(engine: slowlog::Engine, masked_query: &str, rules: crate::fingerprint::Rules) -> String {
+    let fingerprint = match engine {
+        slowlog::Engine::Postgresql => crate::postgres::normalize(masked_query),
+        slowlog::Engine::Mysql => crate::fingerprint::fingerprint_with(masked_query, rules),
+    };
+    redact::mask_literals(&fingerprint)
+}
+
 pub fn from_extracted_fields(fields: Map<String, Value>) -> Map<String, Value> {
     let mut source = Map::with_capacity(fields.len());
     for (key, value) in fields {

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod dead_letter;
 pub mod delivery;
+pub mod digest;
 pub mod document;
 pub mod event;
 pub mod field_names;

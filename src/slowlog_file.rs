@@ -74,6 +74,11 @@ impl<R: BufRead> EntrySplitter<R> {
         }
     }
 
+    /// Bytes read so far (of the decompressed text, for a compressed file).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
     /// Ends the current entry; returns it unless it is only whitespace.
     fn take(&mut self) -> Option<RawEntry> {
         let bytes = std::mem::take(&mut self.current);
@@ -292,9 +297,38 @@ pub fn split_event(event: LogEvent, mut each: impl FnMut(LogEvent)) {
     }
 }
 
+/// A log file to read, decompressed when it is gzip (told by its first two bytes, `1f 8b`, not
+/// its name: `aws logs` and log rotation name files every way). Concatenated gzip members (a
+/// rotated file appended to) are read one after another.
+pub fn open_log<R: BufRead + 'static>(mut reader: R) -> io::Result<Box<dyn BufRead>> {
+    // The first two bytes, however the reader hands them over (a pipe may give one at a time).
+    let mut magic = Vec::with_capacity(2);
+    while magic.len() < 2 {
+        let buffer = match reader.fill_buf() {
+            Ok(buffer) => buffer,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buffer.is_empty() {
+            break;
+        }
+        let n = buffer.len().min(2 - magic.len());
+        magic.extend_from_slice(&buffer[..n]);
+        reader.consume(n);
+    }
+    let gzip = magic == [0x1f, 0x8b];
+    let whole = io::Read::chain(io::Cursor::new(magic), reader);
+    if gzip {
+        let decoder = flate2::bufread::MultiGzDecoder::new(whole);
+        Ok(Box::new(io::BufReader::with_capacity(1 << 16, decoder)))
+    } else {
+        Ok(Box::new(whole))
+    }
+}
+
 /// An entry's own time: a PostgreSQL record's prefix, else the slow-log entry's `# Time:` /
 /// `SET timestamp=`.
-fn entry_time(text: &str) -> Option<i64> {
+pub fn entry_time(text: &str) -> Option<i64> {
     match crate::postgres::looks_like(text) {
         true => crate::postgres::record_time_millis(text),
         false => slowlog::entry_time_millis(text),

@@ -270,10 +270,22 @@ pub(super) fn slow_query_field<'a>(q: &'a SlowQuery, name: &str) -> Option<Field
     }
 }
 
+impl WhenRule {
+    /// Whether every condition holds for a slow-query entry on its own (no document around it:
+    /// the `@` meta fields are absent). The digest's `--filter`.
+    pub fn holds_for(&self, q: &SlowQuery) -> bool {
+        self.conditions.iter().all(|c| slow_query_field(q, &c.field).and_then(|found| c.compare(found)).is_some())
+    }
+}
+
 impl Condition {
     /// Whether the condition holds for `doc`; with the value it compared.
     fn check<'a>(&self, doc: &'a Document) -> Option<Field<'a>> {
-        let found = field(doc, &self.field)?;
+        self.compare(field(doc, &self.field)?)
+    }
+
+    /// `found` when the condition holds for it.
+    fn compare<'a>(&self, found: Field<'a>) -> Option<Field<'a>> {
         let holds = match (&self.value, &found) {
             (Operand::Number(want), Field::Number(got)) => compare(*got, self.op, *want),
             (Operand::Number(want), Field::Text(got)) => {
