@@ -97,6 +97,75 @@ fn entry(rng: &mut Rng, i: u64) -> String {
     }
 }
 
+/// A statement of one of a few hundred shapes (`shape` picks the table, columns and kind; only the
+/// literals vary), as a digest sees a real workload: a few hundred classes, not one per entry.
+fn shaped_statement(shape: u64, rng: &mut Rng) -> String {
+    let mut s = Rng(0x9E37_79B9_7F4A_7C15 ^ (shape + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let table = s.pick(TABLES);
+    let (a, b, c) = (s.pick(COLUMNS), s.pick(COLUMNS), s.pick(COLUMNS));
+    let alias = format!("t{}", shape % 7);
+    match s.below(7) {
+        0 | 1 => format!(
+            "SELECT {a}, {b} FROM {table} WHERE {c} = {} AND status IN ({}, {}, {}) ORDER BY {a} ASC LIMIT {}, 50",
+            rng.below(1_000_000), rng.below(100), rng.below(100), rng.below(100), rng.below(1000)
+        ),
+        2 => format!("UPDATE {table} SET {a} = '{}' WHERE id = {}", rng.next(), rng.below(1 << 30)),
+        3 => format!("DELETE FROM {table} WHERE {b} < '2026-11-{:02} 00:00:00' LIMIT {}", 1 + rng.below(28), 100 + s.below(900)),
+        4 => {
+            let rows: Vec<String> = (0..1 + rng.below(40)).map(|i| format!("({i}, 'sku-{}', {})", rng.next(), rng.below(100))).collect();
+            format!("INSERT INTO {table} ({a}, {b}, {c}) VALUES {}", rows.join(", "))
+        }
+        5 => format!(
+            "SELECT {alias}.id, {alias}.{a}, SUM(o.total) AS spent\nFROM customers {alias}\nJOIN {table} o ON o.customer_id = {alias}.id\nWHERE o.created_at > '2026-10-{:02}' AND {alias}.{b} = 'active'\nGROUP BY {alias}.id, {alias}.{a}\nHAVING spent > {}\nORDER BY spent DESC",
+            1 + rng.below(28), rng.below(10_000)
+        ),
+        _ => format!("SELECT /* report {} */ COUNT(*) FROM {table} WHERE {a} BETWEEN {} AND {}", rng.next(), rng.below(1000), 1000 + rng.below(1000)),
+    }
+}
+
+/// A raw slow-log file of `count` entries over one day (2026-11-21, UTC) as `digest` and
+/// pt-query-digest read it: the three header shapes of [`batch`], statements of 300 shapes chosen
+/// with a skew (a few shapes most of the time, as in a real workload), and a `Query_time` typical
+/// of its shape. About 700 bytes an entry.
+pub fn slow_log(count: u64, seed: u64) -> Vec<u8> {
+    const SHAPES: f64 = 300.0;
+    let mut rng = Rng(seed);
+    let mut out = Vec::with_capacity(count as usize * 720);
+    for i in 0..count {
+        let u = rng.below(1 << 20) as f64 / f64::from(1 << 20);
+        let shape = (SHAPES * u * u * u) as u64;
+        let sql = shaped_statement(shape, &mut rng);
+        let typical = 0.05 + (shape % 17) as f64 * 0.4;
+        let query_time = typical * (0.5 + rng.below(1000) as f64 / 1000.0);
+        let second = i * 86_400 / count.max(1);
+        out.extend_from_slice(entry_at(&mut rng, second, query_time, &sql).as_bytes());
+    }
+    out
+}
+
+/// One entry at `second` past midnight of 2026-11-21 UTC, in one of the three header shapes.
+fn entry_at(rng: &mut Rng, second: u64, query_time: f64, sql: &str) -> String {
+    let user = rng.pick(USERS);
+    let (host, ip) = client(rng);
+    let (h, m, s) = (second / 3600, second / 60 % 60, second % 60);
+    let epoch = 1_795_219_200 + second;
+    match rng.below(3) {
+        0 => format!(
+            "# Time: 2026-11-21T{h:02}:{m:02}:{s:02}.{:06}Z\n# User@Host: {user}[{user}] @ {host} [{ip}]  Id: {:>6}\n# Query_time: {query_time:.6}  Lock_time: 0.{:06} Rows_sent: {}  Rows_examined: {}\nuse shop;\nSET timestamp={epoch};\n{sql};\n",
+            rng.below(1_000_000), rng.below(100_000), rng.below(1000), rng.below(1000), rng.below(5_000_000)
+        ),
+        1 => format!(
+            "# Time: 2026-11-21T{h:02}:{m:02}:{s:02}.{:06}Z\n# User@Host: {user}[{user}] @ {host} [{ip}]  Id: {:>6}\n# Query_time: {query_time:.6}  Lock_time: 0.{:06} Rows_sent: {}  Rows_examined: {} Thread_id: {} Errno: 0 Killed: 0 Bytes_received: {} Bytes_sent: {} Read_first: 0 Read_last: 0 Read_key: {} Read_next: {} Read_prev: 0 Read_rnd: 0 Read_rnd_next: {} Sort_merge_passes: 0 Sort_range_count: 0 Sort_rows: {} Sort_scan_count: 1 Created_tmp_disk_tables: 0 Created_tmp_tables: {} Start: 2026-11-21T{h:02}:{m:02}:{s:02}.000000Z End: 2026-11-21T{h:02}:{m:02}:{s:02}.500000Z\nSET timestamp={epoch};\n{sql};\n",
+            rng.below(1_000_000), rng.below(100_000), rng.below(1000), rng.below(1000), rng.below(5_000_000),
+            rng.below(100_000), rng.below(5000), rng.below(100_000), rng.below(1000), rng.below(1000), rng.below(1_000_000), rng.below(1000), rng.below(3)
+        ),
+        _ => format!(
+            "# Time: 261121 {h:2}:{m:02}:{s:02}\n# User@Host: {user}[{user}] @ {host} [{ip}]\n# Thread_id: {}  Schema: shop  QC_hit: No\n# Query_time: {query_time:.6}  Lock_time: 0.{:06}  Rows_sent: {}  Rows_examined: {}\n# Rows_affected: {}  Bytes_sent: {}\n# Full_scan: Yes  Full_join: No  Tmp_table: No  Tmp_table_on_disk: No\n# Filesort: No  Filesort_on_disk: No  Merge_passes: 0  Priority_queue: No\nSET timestamp={epoch};\n{sql};\n",
+            rng.below(100_000), rng.below(1_000_000), rng.below(1000), rng.below(5_000_000), rng.below(1000), rng.below(5000)
+        ),
+    }
+}
+
 /// A subscription event of `count` entries (seeded: the same arguments give the same bytes), as
 /// Lambda hands it over; returns its JSON and the size of its decompressed CloudWatch Logs payload.
 pub fn batch(count: u64, seed: u64) -> (Vec<u8>, usize) {

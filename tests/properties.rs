@@ -200,4 +200,55 @@ proptest! {
         prop_assert_eq!(decoded, refs);
         prop_assert_eq!(&batches[0].log_group, &group);
     }
+
+    #[test]
+    fn every_entry_lands_in_exactly_one_digest_class(
+        picks in prop::collection::vec((any::<prop::sample::Index>(), any::<bool>()), 1..30),
+        mutated in mutated_entry(),
+        window in prop::option::of((1_795_200_000_000i64..1_795_300_000_000, 0i64..50_000_000)),
+    ) {
+        use logs_to_opensearch::digest::{Digest, OrderBy, Selection};
+        use std::collections::HashMap;
+        // A file of real entries (some mutated), split as `digest` splits it.
+        let fixtures = entries();
+        let mut file = String::new();
+        for (which, mutate) in picks {
+            file.push_str(if mutate { &mutated } else { &fixtures[which.index(fixtures.len())] });
+            file.push('\n');
+        }
+        let texts: Vec<String> =
+            EntrySplitter::new(file.as_bytes()).map(|e| e.unwrap().text).collect();
+        let selection = Selection {
+            since_ms: window.map(|(since, _)| since),
+            until_ms: window.map(|(since, length)| since + length),
+            filter: Vec::new(),
+        };
+        let mut digest = Digest::new(selection, Default::default());
+        for text in &texts {
+            digest.add(text);
+        }
+        let o = &digest.overall;
+        // Each entry is counted once: in a class or under exactly one reason it was left out.
+        prop_assert_eq!(o.entries, texts.len() as u64);
+        prop_assert_eq!(o.queries + o.not_statements + o.outside_window + o.undated + o.filtered_out, o.entries);
+        let classes = digest.ranked(OrderBy::Total);
+        prop_assert_eq!(classes.iter().map(|c| c.count).sum::<u64>(), o.queries);
+        prop_assert_eq!(classes.len(), digest.class_count());
+        // Without a window, each statement is in the class of its own Fingerprint_id.
+        if window.is_none() {
+            let mut expected: HashMap<String, u64> = HashMap::new();
+            for text in &texts {
+                let q = if logs_to_opensearch::postgres::looks_like(text) {
+                    logs_to_opensearch::postgres::parse(text)
+                } else {
+                    slowlog::parse(text)
+                };
+                if let Some(id) = q.and_then(|q| q.fingerprint_id) {
+                    *expected.entry(id).or_default() += 1;
+                }
+            }
+            let got: HashMap<String, u64> = classes.iter().map(|c| (c.fingerprint_id.clone(), c.count)).collect();
+            prop_assert_eq!(got, expected);
+        }
+    }
 }

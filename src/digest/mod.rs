@@ -31,6 +31,11 @@ pub const EXAMPLE_BYTES: usize = 64 * 1024;
 const BUCKET_BASE: f64 = 1.01;
 /// Values below this are zero for the histogram (a `Lock_time: 0.000000`).
 const ZERO: f64 = 1e-9;
+/// The longest `Query_time` / `Lock_time` taken as a measurement: a year, MySQL's largest
+/// `long_query_time`. Longer ones are the server's own errors (a negative time written as an
+/// unsigned number of microseconds: `Query_time: 18446744073708.796870`); one of them would
+/// outweigh every real query, so it is left out of the times (the statement still counts).
+pub const MAX_SECONDS: f64 = 31_536_000.0;
 
 /// One numeric attribute of a set of entries (`Query_time`, `Rows_examined`, …).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -234,6 +239,8 @@ pub struct Overall {
     pub undated: u64,
     /// Statements that no rule of the filter matched.
     pub filtered_out: u64,
+    /// Statements in a class whose `Query_time` or `Lock_time` was over [`MAX_SECONDS`] and left out.
+    pub implausible_times: u64,
     pub query_time: Stat,
     pub lock_time: Stat,
     pub rows_sent: Stat,
@@ -325,6 +332,14 @@ impl Digest {
 
     fn take(&mut self, mut q: SlowQuery, time: Option<i64>) {
         let id = q.fingerprint_id.take().unwrap_or_default();
+        let mut implausible = false;
+        for t in [&mut q.query_time, &mut q.lock_time] {
+            if t.is_some_and(|t| t > MAX_SECONDS) {
+                *t = None;
+                implausible = true;
+            }
+        }
+        self.overall.implausible_times += u64::from(implausible);
         let overall = &mut self.overall;
         overall.queries += 1;
         add_measurements(

@@ -185,6 +185,13 @@ pub fn text(digest: &Digest, options: &Options) -> String {
     if !left_out.is_empty() {
         let _ = writeln!(out, "# Left out: {}", left_out.join(", "));
     }
+    if o.implausible_times > 0 {
+        let _ = writeln!(
+            out,
+            "# {} statements counted without their time: Query_time or Lock_time over a year (the server's error)",
+            o.implausible_times
+        );
+    }
     if let (Some(first), Some(last)) = (o.first_ms, o.last_ms) {
         let _ = writeln!(out, "# Time range: {} to {}", time_text(first), time_text(last));
     }
@@ -415,6 +422,7 @@ pub fn json(digest: &Digest, options: &Options) -> Value {
             "outside_window": o.outside_window,
             "undated": o.undated,
             "filtered_out": o.filtered_out,
+            "implausible_times": o.implausible_times,
             "first_seen": time_json(o.first_ms),
             "last_seen": time_json(o.last_ms),
             "query_time": stat_json(&o.query_time),

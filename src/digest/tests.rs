@@ -207,3 +207,16 @@ fn markdown_cells_cannot_break_the_table() {
     let row = markdown.lines().find(|l| l.starts_with("| 1 |")).unwrap();
     assert!(row.contains(r"a\|b, 'c' from t where x = ?"), "{row}");
 }
+
+#[test]
+fn a_wrapped_query_time_counts_the_statement_but_not_its_time() {
+    let entries = [
+        entry("2026-11-21T10:00:00Z", "app", 18_446_744_073_708.797, 1, "SELECT * FROM t"),
+        entry("2026-11-21T10:00:01Z", "app", 2.0, 1, "SELECT * FROM t"),
+    ];
+    let digest = digest_of(&entries, Selection::default());
+    let class = digest.ranked(OrderBy::Total)[0];
+    assert_eq!((class.count, class.query_time.count, class.query_time.sum), (2, 1, 2.0));
+    assert_eq!(digest.overall.implausible_times, 1);
+    assert_eq!(digest.overall.query_time.max, 2.0);
+}
