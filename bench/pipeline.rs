@@ -20,6 +20,7 @@
 //! `cargo test --bench pipeline` runs once, quickly); `BENCH_SIZES=1165,…` picks batch sizes.
 
 #[path = "generator.rs"]
+#[allow(dead_code, reason = "the digest benchmark's slow-log generator")]
 mod generator;
 
 use aws_sigv4::http_request::{sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings};

@@ -473,27 +473,25 @@ fn digest(config: &Config, request: DigestRequest) -> Result<()> {
     if request.files.iter().filter(|f| is_stdin(f)).count() > 1 {
         return Err(usage("`-` (standard input) can be named once"));
     }
-    let mut digest = Digest::new(Selection { since_ms, until_ms, filter }, config.fingerprint_rules);
-    let mut sources = Vec::new();
-    for path in &request.files {
-        let reader: Box<dyn BufRead> = if is_stdin(path) {
-            Box::new(BufReader::with_capacity(1 << 16, io::stdin()))
-        } else {
-            let file =
-                File::open(path).with_context(|| format!("{}: cannot open the slow-log file", path.display()))?;
-            Box::new(BufReader::with_capacity(1 << 16, file))
-        };
-        let reader =
-            crate::slowlog_file::open_log(reader).with_context(|| format!("{}: read failed", display(path)))?;
-        let mut entries = EntrySplitter::new(reader);
-        for entry in entries.by_ref() {
-            let entry = entry.with_context(|| {
-                format!("{}: read failed (a gzip file cut short or corrupt?); nothing was reported", display(path))
-            })?;
-            digest.add(&entry.text);
+    // Two threads: this one reads and splits, the other parses and adds, in the files' order
+    // (an undated entry takes the time before it). The channel holds a few batches, so memory
+    // stays bounded however far the reading runs ahead.
+    let (batches, parsed) = std::sync::mpsc::sync_channel::<Vec<String>>(4);
+    let selection = Selection { since_ms, until_ms, filter };
+    let rules = config.fingerprint_rules;
+    let adder = std::thread::spawn(move || {
+        let mut digest = Digest::new(selection, rules);
+        for batch in parsed {
+            for entry in &batch {
+                digest.add(entry);
+            }
         }
-        sources.push(report::Source { name: display(path), bytes: entries.offset() });
-    }
+        digest
+    });
+    let read = read_digest_files(&request.files, &batches);
+    drop(batches);
+    let digest = adder.join().map_err(|_| anyhow::anyhow!("digest: the thread adding entries failed"))?;
+    let sources = read?;
     let options = report::Options {
         order_by: match request.order_by {
             DigestOrder::Total => OrderBy::Total,
@@ -530,6 +528,46 @@ fn digest(config: &Config, request: DigestRequest) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Entries handed to the adding thread at a time.
+const DIGEST_BATCH: usize = 256;
+
+/// Reads and splits every file, sending the entries to the adding thread in batches; returns
+/// what was read of each file.
+fn read_digest_files(
+    files: &[PathBuf],
+    batches: &std::sync::mpsc::SyncSender<Vec<String>>,
+) -> Result<Vec<crate::digest::report::Source>> {
+    let stopped = || anyhow::anyhow!("digest: the thread adding entries stopped");
+    let mut sources = Vec::new();
+    for path in files {
+        let reader: Box<dyn BufRead> = if is_stdin(path) {
+            Box::new(BufReader::with_capacity(1 << 16, io::stdin()))
+        } else {
+            let file =
+                File::open(path).with_context(|| format!("{}: cannot open the slow-log file", path.display()))?;
+            Box::new(BufReader::with_capacity(1 << 16, file))
+        };
+        let reader =
+            crate::slowlog_file::open_log(reader).with_context(|| format!("{}: read failed", display(path)))?;
+        let mut entries = EntrySplitter::new(reader);
+        let mut batch = Vec::with_capacity(DIGEST_BATCH);
+        for entry in entries.by_ref() {
+            let entry = entry.with_context(|| {
+                format!("{}: read failed (a gzip file cut short or corrupt?); nothing was reported", display(path))
+            })?;
+            batch.push(entry.text);
+            if batch.len() == DIGEST_BATCH {
+                batches.send(std::mem::replace(&mut batch, Vec::with_capacity(DIGEST_BATCH))).map_err(|_| stopped())?;
+            }
+        }
+        if !batch.is_empty() {
+            batches.send(batch).map_err(|_| stopped())?;
+        }
+        sources.push(crate::digest::report::Source { name: display(path), bytes: entries.offset() });
+    }
+    Ok(sources)
 }
 
 /// `--since` / `--until`: RFC 3339, `YYYY-MM-DD[ HH:MM[:SS]]` in UTC, or a duration before `now_ms`

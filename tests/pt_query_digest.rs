@@ -2,7 +2,7 @@
 //! percona-toolkit`): `digest --format json` and `pt-query-digest --output json` on the same
 //! files give the same classes (by the 32-digit query id), the same count and total `Query_time`
 //! per class, the same overall count and the same ranking by total time. Files: the Percona
-//! corpus (`../shared`), our entry fixtures, and a generated log of 5,000 entries in 300 shapes.
+//! corpus (`../shared`), our entry and slow-log fixtures, and a generated log of 5,000 entries in 300 shapes.
 //! A difference is allowed only where [`KNOWN`] lists it, with its reason (README.md, "digest");
 //! a listed difference that no longer occurs fails too, so the list stays true. Skips where
 //! pt-query-digest is absent, unless `LTO_TOOLS_REQUIRED=1` (CI).
@@ -164,8 +164,9 @@ fn files() -> Vec<PathBuf> {
         Some(dir) => files.extend(std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file())),
         None => eprintln!("../shared/corpus is absent: the corpus part is skipped"),
     }
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/entries");
-    files.extend(std::fs::read_dir(fixtures).unwrap().map(|e| e.unwrap().path()));
+    for fixtures in ["entries", "slowlogs"] {
+        files.extend(std::fs::read_dir(common::fixture(fixtures)).unwrap().map(|e| e.unwrap().path()));
+    }
     files.sort();
     files
 }
