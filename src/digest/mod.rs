@@ -13,6 +13,7 @@
 //! set of documents with that `Fingerprint_id`. Pure: no I/O and no clock (the caller passes the
 //! window). Rendering is in [`report`].
 
+pub mod chart;
 pub mod report;
 
 use crate::alert::WhenRule;
