@@ -295,9 +295,21 @@ pub enum Command {
         entry without a time of its own takes the last time before it in the file.\n\
         Exit status: 0 when the digest was printed, 1 when a file could not be read, 2 for invalid arguments.")]
     Digest {
-        /// Slow-log files; `-` reads standard input.
-        #[arg(required = true, value_name = "FILE")]
+        /// Slow-log files; `-` reads standard input. Without files, the digest of the last
+        /// --window minutes is asked of OpenSearch (--endpoint or OPENSEARCH_ENDPOINT).
+        #[arg(value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// From OpenSearch: the window, in minutes, ending at the last whole minute (default:
+        /// DIGEST_WINDOW_MINUTES, 60).
+        #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(i64).range(1..=10_080))]
+        window: Option<i64>,
+        /// From OpenSearch: post the digest to Slack as the scheduled Lambda does (the webhook, and
+        /// the chart with SLACK_BOT_TOKEN and SLACK_CHANNEL_ID), instead of printing it.
+        #[arg(long)]
+        post: bool,
+        /// Also draw the chart (Query_time over time for the top five fingerprints) to this PNG file.
+        #[arg(long, value_name = "PNG")]
+        chart: Option<PathBuf>,
         /// How the classes are ranked: total (Query_time), count, max, avg (Query_time) or rows_examined (total).
         #[arg(long, value_enum, value_name = "KEY", default_value_t = DigestOrder::Total)]
         order_by: DigestOrder,
@@ -367,8 +379,14 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
         let request = SubscribeRequest { patterns, log_groups, destination_arn, filter_name, unsubscribe, apply };
         return subscribe(&config, request).await;
     }
-    if let Command::Digest { files, order_by, limit, since, until, filter, format } = cli.command {
-        let request = DigestRequest { files, order_by, limit: limit as usize, since, until, filter, format };
+    if let Command::Digest { files, window, post, chart, order_by, limit, since, until, filter, format } = cli.command {
+        if files.is_empty() {
+            return window_digest(&config, window, post, chart.as_deref()).await;
+        }
+        if window.is_some() || post {
+            return Err(usage("--window and --post ask OpenSearch: name no FILE with them"));
+        }
+        let request = DigestRequest { files, order_by, limit: limit as usize, since, until, filter, format, chart };
         return digest(&config, request);
     }
     let config = Arc::new(config);
@@ -441,11 +459,55 @@ struct DigestRequest {
     until: Option<String>,
     filter: Option<String>,
     format: DigestFormat,
+    chart: Option<PathBuf>,
+}
+
+/// `digest` without files: the last `window` minutes from OpenSearch, printed (the message as
+/// text) or posted; the chart to a file on request.
+async fn window_digest(config: &Config, window: Option<i64>, post: bool, chart: Option<&Path>) -> Result<()> {
+    use crate::digest::{scheduled, window::Window};
+    if config.opensearch.is_none() {
+        return Err(usage(
+            "digest needs slow-log files, or an endpoint to ask (--endpoint URL or OPENSEARCH_ENDPOINT) for the last --window minutes",
+        ));
+    }
+    let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let window = Window::ending_at(now_ms, window.unwrap_or(config.alerts.digest.window_minutes));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let digest = scheduled::fetch(config, window, deadline).await?;
+    if let Some(path) = chart {
+        let png = crate::digest::chart::render(&digest.chart());
+        std::fs::write(path, png).with_context(|| format!("{}: cannot write the chart", path.display()))?;
+    }
+    if !post {
+        print!("{}", digest.text());
+        return Ok(());
+    }
+    let report = scheduled::send(config, &digest, deadline).await;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if let scheduled::Outcome::Failed(why) = &report.message {
+        anyhow::bail!("digest: the Slack message failed: {why}");
+    }
+    if let scheduled::Outcome::Failed(why) = &report.chart {
+        anyhow::bail!("digest: the chart failed: {why}");
+    }
+    Ok(())
+}
+
+fn digest_order(order: DigestOrder) -> crate::digest::OrderBy {
+    use crate::digest::OrderBy;
+    match order {
+        DigestOrder::Total => OrderBy::Total,
+        DigestOrder::Count => OrderBy::Count,
+        DigestOrder::Max => OrderBy::Max,
+        DigestOrder::Avg => OrderBy::Avg,
+        DigestOrder::RowsExamined => OrderBy::RowsExamined,
+    }
 }
 
 /// `digest`: every file into one digest, then the report on stdout.
 fn digest(config: &Config, request: DigestRequest) -> Result<()> {
-    use crate::digest::{report, Digest, OrderBy, Selection};
+    use crate::digest::{report, Digest, Selection};
     let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let since_ms = request
         .since
@@ -492,14 +554,13 @@ fn digest(config: &Config, request: DigestRequest) -> Result<()> {
     drop(batches);
     let digest = adder.join().map_err(|_| anyhow::anyhow!("digest: the thread adding entries failed"))?;
     let sources = read?;
+    if let Some(path) = &request.chart {
+        let chart = digest.chart(digest_order(request.order_by), crate::digest::window::CHART_SERIES);
+        std::fs::write(path, crate::digest::chart::render(&chart))
+            .with_context(|| format!("{}: cannot write the chart", path.display()))?;
+    }
     let options = report::Options {
-        order_by: match request.order_by {
-            DigestOrder::Total => OrderBy::Total,
-            DigestOrder::Count => OrderBy::Count,
-            DigestOrder::Max => OrderBy::Max,
-            DigestOrder::Avg => OrderBy::Avg,
-            DigestOrder::RowsExamined => OrderBy::RowsExamined,
-        },
+        order_by: digest_order(request.order_by),
         limit: request.limit,
         redaction: report::Redaction {
             literals: config.redact_literals,

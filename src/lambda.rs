@@ -123,6 +123,10 @@ pub async fn run(config: Result<Config, crate::config::ConfigError>, api: String
                     }))
                 }
             };
+            // The template's DigestSchedule: the digest of the window just ended, to Slack.
+            if crate::digest::scheduled::is_scheduled_event(&event.payload) {
+                return Ok(scheduled_digest(&config, deadline).await);
+            }
             // The template's custom resource and CloudTrail's CreateLogGroup events.
             if Service::recognises(&event.payload) {
                 return subscriptions.handle(event.payload, deadline).await.map_err(Failure);
@@ -237,6 +241,39 @@ async fn install_templates(config: &Config, opensearch: &crate::config::OpenSear
             warn!(error = %error, "cannot install the index templates (INSTALL_TEMPLATES); documents are still sent")
         }
     }
+}
+
+/// A scheduled invocation: the digest of the `DIGEST_WINDOW_MINUTES` just ended, posted. Always
+/// an answer, never an error: EventBridge invokes asynchronously and Lambda would retry a failure
+/// twice, three digests of one window; the next schedule is the retry. What failed is in the
+/// answer, the log line and the `DigestFailed` metric.
+async fn scheduled_digest(config: &Config, deadline: Instant) -> Value {
+    use crate::digest::scheduled::{self, Outcome};
+    use crate::digest::window::Window;
+    let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let window = Window::ending_at(now_ms, config.alerts.digest.window_minutes);
+    let (answer, failed) = match scheduled::fetch(config, window, deadline).await {
+        Err(e) => {
+            warn!(error = %e, "the scheduled digest failed: no message this time");
+            (serde_json::json!({"digest": "failed", "error": e.to_string()}), true)
+        }
+        Ok(digest) => {
+            let report = scheduled::send(config, &digest, deadline).await;
+            let failed = matches!(report.message, Outcome::Failed(_)) || matches!(report.chart, Outcome::Failed(_));
+            if failed {
+                warn!(message = ?report.message, chart = ?report.chart, "the scheduled digest was not all sent");
+            } else {
+                info!(statements = report.statements, top = report.top, new = report.new, "scheduled digest sent");
+            }
+            (serde_json::to_value(&report).unwrap_or(Value::Null), failed)
+        }
+    };
+    let line = crate::metrics::digest_line(&config.metrics, now_ms, failed);
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        warn!(error = %e, "cannot write the metrics line");
+    }
+    answer
 }
 
 /// The runtime's deadline (milliseconds since the epoch) as an `Instant`.

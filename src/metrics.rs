@@ -59,6 +59,29 @@ pub fn emf_line(summary: &Summary, config: &MetricsConfig, timestamp_ms: i64) ->
     Value::Object(root).to_string()
 }
 
+/// The EMF document for one scheduled digest: `DigestSent` or `DigestFailed` (1, the other 0).
+pub fn digest_line(config: &MetricsConfig, timestamp_ms: i64, failed: bool) -> String {
+    let dimensions: Vec<Vec<&str>> = match &config.function_name {
+        Some(_) => vec![vec!["FunctionName"]],
+        None => vec![vec![]],
+    };
+    let definitions = json!([{"Name": "DigestSent", "Unit": "Count"}, {"Name": "DigestFailed", "Unit": "Count"}]);
+    let mut root = Map::new();
+    root.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{"Namespace": config.namespace, "Dimensions": dimensions, "Metrics": definitions}]
+        }),
+    );
+    if let Some(function_name) = &config.function_name {
+        root.insert("FunctionName".into(), json!(function_name));
+    }
+    root.insert("DigestSent".into(), json!(u8::from(!failed)));
+    root.insert("DigestFailed".into(), json!(u8::from(failed)));
+    Value::Object(root).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

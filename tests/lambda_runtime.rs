@@ -255,3 +255,26 @@ fn text_logs_carry_no_colour_codes() {
         assert!(serde_json::from_str::<Value>(stdout.lines().next().unwrap()).is_err(), "text, not JSON");
     }
 }
+
+#[test]
+fn a_scheduled_digest_that_cannot_reach_the_cluster_answers_the_failure_and_is_not_retried() {
+    let event = std::fs::read(common::fixture("scheduled/eventbridge-scheduled-event.json")).unwrap();
+    let api = FakeRuntimeApi::start(vec![("sched-1".into(), event)]);
+    // Nothing listens on port 9 of loopback.
+    let env = [
+        ("OPENSEARCH_ENDPOINT", "http://127.0.0.1:9"),
+        ("OPENSEARCH_AUTH", "none"),
+        ("OPENSEARCH_TIMEOUT_SECONDS", "2"),
+    ];
+    let (answers, stdout) = run_function(&api, &env, 1);
+    // An answer, not an error: Lambda retries a failed asynchronous invocation; the next
+    // schedule is the retry.
+    assert_eq!(answers[0].kind, "response", "{:?}", answers[0].body);
+    assert_eq!(answers[0].body["digest"], "failed");
+    assert!(
+        answers[0].body["error"].as_str().unwrap().contains("did not answer the digest's search"),
+        "{:?}",
+        answers[0].body
+    );
+    assert!(stdout.contains("\"DigestFailed\":1"), "{stdout}");
+}

@@ -793,3 +793,134 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A slow-log entry `minutes_ago` before now, for the scheduled digest.
+fn entry_ago(now_ms: i64, minutes_ago: i64, query_time: f64, sql: &str) -> String {
+    let at = chrono::DateTime::from_timestamp_millis(now_ms - minutes_ago * 60_000).unwrap();
+    format!(
+        "# Time: {}\n# User@Host: app[app] @  [10.0.0.7]  Id: 42\n# Query_time: {query_time:.6}  Lock_time: 0.000100 Rows_sent: 1  Rows_examined: 1000\nuse shop;\n{sql};\n",
+        at.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+    )
+}
+
+#[test]
+fn a_scheduled_digest_asks_the_real_node_and_posts_the_message_and_the_chart() {
+    let Some(node) = real::node("a_scheduled_digest_asks_the_real_node_and_posts_the_message_and_the_chart") else {
+        return;
+    };
+    let _one = node.lock();
+    let prefix = "lto-digest";
+    let _ = common::http::call(&node.url, "DELETE", &format!("/{prefix}-*"), None, b"");
+    setup(&node, prefix);
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    // A: three in the window (6 s), one in the window before (2 s), one three days ago: not new.
+    // B: one of 10 s, never before: new. C: two of 0.5 s, new too.
+    let (a, b, c) = (
+        "SELECT * FROM orders WHERE customer_id = 7",
+        "SELECT SUM(total) FROM invoices WHERE year = 2026",
+        "UPDATE stock SET quantity = 1 WHERE sku = 'x'",
+    );
+    let log = [
+        entry_ago(now_ms, 3 * 24 * 60, 9.0, a),
+        entry_ago(now_ms, 90, 2.0, a),
+        entry_ago(now_ms, 40, 1.0, a),
+        entry_ago(now_ms, 30, 2.0, a),
+        entry_ago(now_ms, 20, 3.0, a),
+        entry_ago(now_ms, 35, 10.0, b),
+        entry_ago(now_ms, 25, 0.5, c),
+        entry_ago(now_ms, 15, 0.5, c),
+    ]
+    .concat();
+    let dir = tempdir("digest");
+    let file = dir.join("slow.log");
+    std::fs::write(&file, log).unwrap();
+    let out =
+        run_ok(cli(&node, prefix).args(["slowlog", "--log-group", "/aws/rds/instance/db-7/slowquery"]).arg(&file));
+    assert_eq!(counts(&out), (8, 8, 0, 0), "{out}");
+    common::http::call(&node.url, "POST", &format!("/{prefix}-*/_refresh"), None, b"").unwrap();
+
+    let webhook = common::slack::SlackReceiver::start();
+    let api = common::slack::SlackApi::start();
+    let chart_file = dir.join("chart.png");
+    let out = cli(&node, prefix)
+        .args(["digest", "--window", "60", "--post", "--chart"])
+        .arg(&chart_file)
+        .env("SLACK_WEBHOOK_URL", &webhook.url)
+        .env("SLACK_BOT_TOKEN", common::slack::BOT_TOKEN)
+        .env("SLACK_CHANNEL_ID", "C0DIGEST01")
+        .env("SLACK_API_URL", &api.url)
+        .env("DASHBOARDS_URL", "https://dashboards.example.com/_dashboards")
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{printed}{}", stderr(&out));
+    assert!(!printed.contains(common::slack::BOT_TOKEN) && !stderr(&out).contains(common::slack::BOT_TOKEN));
+    let report: Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!((report["statements"].as_u64(), report["classes"].as_u64()), (Some(6), Some(3)), "{report}");
+    assert_eq!(report["new"], 2, "{report}");
+    assert_eq!((report["message"].as_str(), report["chart"].as_str()), (Some("sent"), Some("sent")), "{report}");
+
+    let messages = webhook.received();
+    assert_eq!(messages.len(), 1);
+    let sections: Vec<String> = messages[0]["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "section")
+        .map(|b| b["text"]["text"].as_str().unwrap().to_owned())
+        .collect();
+    let fingerprint = |sql: &str| logs_to_opensearch::fingerprint::fingerprint(sql);
+    assert!(
+        sections[0].contains(&fingerprint(b)) && sections[0].contains("1 calls") && sections[0].contains("*new*"),
+        "{}",
+        sections[0]
+    );
+    assert!(sections[1].contains(&fingerprint(a)) && sections[1].contains("3 calls"), "{}", sections[1]);
+    assert!(sections[1].contains("total 6.00s") && sections[1].contains("+200% total time"), "{}", sections[1]);
+    assert!(sections[1].contains("max 3.00s"), "{}", sections[1]);
+    assert!(sections[2].contains(&fingerprint(c)), "{}", sections[2]);
+    assert!(sections[3].starts_with("*New slow queries*") && sections[3].contains(": 2"), "{}", sections[3]);
+    let button = messages[0]["blocks"][2]["accessory"]["url"].as_str().unwrap();
+    assert!(button.starts_with("https://dashboards.example.com/_dashboards/app/discover#/"), "{button}");
+
+    let shared = api.shared();
+    assert_eq!(shared.len(), 1);
+    assert_eq!(shared[0].channel, "C0DIGEST01");
+    assert!(shared[0].filename.ends_with(".png"));
+    assert_eq!(std::fs::read(&chart_file).unwrap(), shared[0].bytes, "--chart writes what is uploaded");
+    let mut reader = png::Decoder::new(shared[0].bytes.as_slice()).read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((info.width, info.height), (960, 540));
+    let drawn = |colour: [u8; 3]| pixels.chunks(3).filter(|p| *p == colour).count();
+    let palette = logs_to_opensearch::digest::chart::PALETTE;
+    assert!((0..3).all(|k| drawn(palette[k]) > 50), "one line per fingerprint");
+    assert_eq!(drawn(palette[3]), 0, "three fingerprints, three lines");
+
+    // The Lambda function on its schedule: the same digest, through the real runtime crate.
+    let event = std::fs::read(fixture("scheduled/eventbridge-scheduled-event.json")).unwrap();
+    let runtime = common::runtime_api::FakeRuntimeApi::start(vec![("sched-1".into(), event)]);
+    let env = [
+        ("OPENSEARCH_ENDPOINT", node.url.as_str()),
+        ("OPENSEARCH_AUTH", "none"),
+        ("INDEX_PREFIX", prefix),
+        ("DIGEST_WINDOW_MINUTES", "60"),
+        ("SLACK_WEBHOOK_URL", webhook.url.as_str()),
+        ("SLACK_BOT_TOKEN", common::slack::BOT_TOKEN),
+        ("SLACK_CHANNEL_ID", "C0DIGEST01"),
+        ("SLACK_API_URL", api.url.as_str()),
+    ];
+    let (answers, logs) = common::runtime_api::run_function(&runtime, &env, 1);
+    assert_eq!(answers[0].kind, "response", "{:?}", answers[0].body);
+    let body = &answers[0].body;
+    assert_eq!(
+        (body["statements"].as_u64(), body["message"].as_str(), body["chart"].as_str()),
+        (Some(6), Some("sent"), Some("sent")),
+        "{body}"
+    );
+    assert_eq!(webhook.received().len(), 2);
+    assert_eq!(api.shared().len(), 2);
+    assert!(logs.contains("\"DigestSent\":1"), "the metric line: {logs}");
+    assert!(!logs.contains(common::slack::BOT_TOKEN) && !logs.contains(common::slack::WEBHOOK_SECRET_PART));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -168,6 +168,10 @@ impl Notifier {
     /// `output` is [`Output::Slack`] only with a webhook source in `config` (the caller checks).
     pub fn new(config: &AlertConfig, redact: bool, output: Output) -> Result<Notifier, AlertError> {
         let output = if config.rules.is_empty() { Output::Off } else { output };
+        Notifier::build(config, redact, output)
+    }
+
+    fn build(config: &AlertConfig, redact: bool, output: Output) -> Result<Notifier, AlertError> {
         let client = match output {
             Output::Slack => Some(
                 reqwest::Client::builder()
@@ -193,6 +197,20 @@ impl Notifier {
             cooldown: config.cooldown,
             recent: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// For the scheduled digest: sends to the webhook whatever the rules are.
+    pub fn for_digest(config: &AlertConfig, redact: bool) -> Result<Notifier, AlertError> {
+        Notifier::build(config, redact, Output::Slack)
+    }
+
+    /// Posts one message to the webhook (read once from its source), within `deadline`.
+    pub async fn post_payload(&self, payload: &Value, deadline: Instant) -> Result<(), AlertError> {
+        let client = self.client.as_ref().ok_or_else(|| AlertError::Client("alerts are not sent to Slack".into()))?;
+        let url = self.webhook(client, deadline).await?;
+        let timeout =
+            self.timeout.min(deadline.saturating_duration_since(Instant::now())).max(Duration::from_millis(1));
+        self.post(client, &url, payload, timeout).await
     }
 
     pub fn output(&self) -> Output {

@@ -64,7 +64,7 @@ pub fn payloads(alerts: &Alerts, options: &MessageOptions<'_>) -> Vec<Value> {
 
 /// `text` with `&`, `<`, `>` as Slack wants them in any text it parses, cut to `max` characters
 /// (an ellipsis says so), never inside an entity.
-fn escaped_within(text: &str, max: usize) -> String {
+pub(crate) fn escaped_within(text: &str, max: usize) -> String {
     let mut out = String::new();
     let mut chars = 0;
     for c in text.chars() {
@@ -294,13 +294,18 @@ pub fn discover_url(base: &Url, group: &Group) -> String {
             .map(|t| (t + Duration::minutes(minutes)).to_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
             .unwrap_or_else(|_| t.to_owned())
     };
+    discover_link(base, &query, &shifted(&group.first, -1), &shifted(&group.last, 1))
+}
+
+/// Discover on the index pattern `setup` imports, with a KQL `query` and a time range (RFC 3339).
+pub fn discover_link(base: &Url, query: &str, from: &str, to: &str) -> String {
     // Rison: strings in single quotes, `'` and `!` escaped with `!`.
     let rison = |s: &str| format!("'{}'", s.replace('!', "!!").replace('\'', "!'"));
     let state = format!(
         "_g=(time:(from:{},to:{}))&_a=(index:'{INDEX_PATTERN_ID}',query:(language:kuery,query:{}))",
-        rison(&shifted(&group.first, -1)),
-        rison(&shifted(&group.last, 1)),
-        rison(&query)
+        rison(from),
+        rison(to),
+        rison(query)
     );
     format!("{}/app/discover#/?{}", base.as_str().trim_end_matches('/'), percent_encode(&state))
 }

@@ -29,6 +29,39 @@ pub struct AlertConfig {
     pub extension: ExtensionConfig,
     /// OpenSearch Dashboards / Kibana, for the message's "Open in Discover" button.
     pub dashboards_url: Option<Url>,
+    /// The scheduled digest (`DIGEST_*`, `SLACK_BOT_TOKEN`, `SLACK_CHANNEL_ID`, `SLACK_API_URL`).
+    pub digest: DigestConfig,
+}
+
+/// The scheduled digest's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DigestConfig {
+    /// The window a scheduled invocation digests, ending at the last whole minute.
+    pub window_minutes: i64,
+    /// Fingerprints in the message.
+    pub top: usize,
+    /// A bot token (`files:write`) for the chart; `None`: the message is text only.
+    pub bot_token: Option<Secret>,
+    /// The channel the chart goes to (needed with a bot token).
+    pub channel_id: Option<String>,
+    /// Slack's Web API (`https://slack.com/api`).
+    pub slack_api: Url,
+}
+
+const DEFAULT_DIGEST_WINDOW_MINUTES: i64 = 60;
+const DEFAULT_DIGEST_TOP: usize = 10;
+const DEFAULT_SLACK_API: &str = "https://slack.com/api";
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        DigestConfig {
+            window_minutes: DEFAULT_DIGEST_WINDOW_MINUTES,
+            top: DEFAULT_DIGEST_TOP,
+            bot_token: None,
+            channel_id: None,
+            slack_api: Url::parse(DEFAULT_SLACK_API).expect("a valid URL"),
+        }
+    }
 }
 
 impl Default for AlertConfig {
@@ -41,6 +74,7 @@ impl Default for AlertConfig {
             timeout: DEFAULT_SLACK_TIMEOUT,
             extension: ExtensionConfig::default(),
             dashboards_url: None,
+            digest: DigestConfig::default(),
         }
     }
 }
@@ -160,7 +194,34 @@ impl RawConfig {
             None => None,
             Some(value) => Some(parse_url("DASHBOARDS_URL", value)?),
         };
+        let window_minutes = self
+            .number::<i64>("DIGEST_WINDOW_MINUTES", "a whole number of minutes from 1 to 10080 (a week)", |m| {
+                (1..=10_080).contains(&m)
+            })?
+            .unwrap_or(DEFAULT_DIGEST_WINDOW_MINUTES);
+        let top = self
+            .number::<usize>("DIGEST_TOP", "a whole number from 1 to 20", |n| (1..=20).contains(&n))?
+            .unwrap_or(DEFAULT_DIGEST_TOP);
+        let bot_token = self.get("SLACK_BOT_TOKEN").map(|t| Secret::new(t.trim()));
+        let channel_id = self.get("SLACK_CHANNEL_ID").map(|c| c.trim().to_owned());
+        if let Some(channel) = &channel_id {
+            if !channel.chars().all(|c| c.is_ascii_alphanumeric()) || channel.len() > 32 {
+                return Err(ConfigError::Number {
+                    name: "SLACK_CHANNEL_ID",
+                    rule: "a channel id (letters and digits, such as C0123456789; not a #name)",
+                    value: channel.clone(),
+                });
+            }
+        }
+        if bot_token.is_some() && channel_id.is_none() {
+            self.require("SLACK_CHANNEL_ID", "with SLACK_BOT_TOKEN: the channel the digest's chart is shared in")?;
+        }
+        let slack_api = match self.get("SLACK_API_URL") {
+            None => DigestConfig::default().slack_api,
+            Some(value) => parse_url("SLACK_API_URL", value)?,
+        };
         Ok(AlertConfig {
+            digest: DigestConfig { window_minutes, top, bot_token, channel_id, slack_api },
             rules: Rules { slow_query, markers, when },
             max_messages,
             cooldown,

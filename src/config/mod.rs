@@ -34,6 +34,11 @@
 //! | `SLACK_TIMEOUT_SECONDS` | `3` | one Slack request's timeout |
 //! | `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` | `2773` | the extension's port (the extension's own variable) |
 //! | `DASHBOARDS_URL` | unset | OpenSearch Dashboards / Kibana base URL, for the message's Discover button |
+//! | `DIGEST_WINDOW_MINUTES` | `60` | the window a scheduled invocation digests (the template's `DigestSchedule` invokes it) |
+//! | `DIGEST_TOP` | `10` | fingerprints in the scheduled digest's message |
+//! | `SLACK_BOT_TOKEN` | unset | a bot token with `files:write` (a secret): the digest's chart is uploaded with it |
+//! | `SLACK_CHANNEL_ID` | unset | the channel the chart goes to (`C0123456789`; needed with `SLACK_BOT_TOKEN`) |
+//! | `SLACK_API_URL` | `https://slack.com/api` | Slack's Web API |
 //! | `REDACT_QUERY_LITERALS` | `false` | `true`: mask literals and comments in `Query`, `Fingerprint`, `@message` and alerts |
 //! | `FINGERPRINT_PRESERVE_EMBEDDED_NUMBERS` | `false` | `true`: numbers inside identifiers stay in fingerprints (pt-query-digest's `--preserve-embedded-numbers`) |
 //! | `REDACT_PATTERNS` | unset | a JSON array of regular expressions whose matches become `?` in every document's text and alert |
@@ -52,7 +57,7 @@ mod subscriptions;
 #[cfg(test)]
 mod tests;
 
-pub use alerts::{AlertConfig, ExtensionConfig, WebhookSource};
+pub use alerts::{AlertConfig, DigestConfig, ExtensionConfig, WebhookSource};
 use opensearch::parse_endpoint;
 pub use opensearch::{Auth, Compression, OpenSearchConfig};
 use std::collections::BTreeMap;
@@ -94,6 +99,11 @@ pub const VARIABLES: &[&str] = &[
     "SLACK_TIMEOUT_SECONDS",
     "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
     "DASHBOARDS_URL",
+    "DIGEST_WINDOW_MINUTES",
+    "DIGEST_TOP",
+    "SLACK_BOT_TOKEN",
+    "SLACK_CHANNEL_ID",
+    "SLACK_API_URL",
     "REDACT_QUERY_LITERALS",
     "FINGERPRINT_PRESERVE_EMBEDDED_NUMBERS",
     "REDACT_PATTERNS",

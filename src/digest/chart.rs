@@ -136,7 +136,9 @@ pub fn render(chart: &Chart) -> Vec<u8> {
     let series = &chart.series[..chart.series.len().min(PALETTE.len())];
     let bottom = HEIGHT as i32 - 40 - LEGEND_LINE * series.len() as i32;
     let right = WIDTH as i32 - RIGHT;
-    canvas.text(LEFT, 16, &chart.title, INK, 2);
+    // Twice the size when it fits, else the font's own size.
+    let fits = chart.title.chars().count() as i32 * 16 <= WIDTH as i32 - LEFT - RIGHT;
+    canvas.text(LEFT, if fits { 16 } else { 24 }, &chart.title, INK, if fits { 2 } else { 1 });
 
     let buckets = series.iter().map(|s| s.values.len()).max().unwrap_or(0);
     let max = series.iter().flat_map(|s| s.values.iter().copied()).filter(|v| v.is_finite()).fold(0.0, f64::max);

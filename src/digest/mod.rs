@@ -11,10 +11,14 @@
 //! Entries come from [`crate::slowlog_file::EntrySplitter`] (MySQL family and PostgreSQL alike);
 //! [`Digest::add`] parses each one exactly as a document would be built, so a class here is the
 //! set of documents with that `Fingerprint_id`. Pure: no I/O and no clock (the caller passes the
-//! window). Rendering is in [`report`].
+//! window). Rendering is in [`report`]. The scheduled digest asks OpenSearch instead
+//! ([`window`], pure: the searches, their answers, the Slack message; [`chart`], the PNG;
+//! [`scheduled`], the requests and Slack).
 
 pub mod chart;
 pub mod report;
+pub mod scheduled;
+pub mod window;
 
 use crate::alert::WhenRule;
 use crate::fingerprint::Rules;
@@ -205,6 +209,56 @@ pub struct Example {
     pub database: Option<String>,
 }
 
+/// `Query_time` summed per time bucket, for the chart. Buckets start a minute wide; past
+/// [`TIMELINE_BUCKETS`] of them the width doubles and neighbours merge, so a class holds at most
+/// that many, however long the log runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    pub width_ms: i64,
+    pub sums: BTreeMap<i64, f64>,
+}
+
+/// Buckets a class's timeline keeps at most.
+pub const TIMELINE_BUCKETS: usize = 512;
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline { width_ms: 60_000, sums: BTreeMap::new() }
+    }
+}
+
+impl Timeline {
+    pub fn add(&mut self, time_ms: i64, seconds: f64) {
+        *self.sums.entry(time_ms.div_euclid(self.width_ms)).or_insert(0.0) += seconds;
+        while self.sums.len() > TIMELINE_BUCKETS {
+            self.coarsen();
+        }
+    }
+
+    fn coarsen(&mut self) {
+        self.width_ms *= 2;
+        let mut merged = BTreeMap::new();
+        for (bucket, sum) in std::mem::take(&mut self.sums) {
+            *merged.entry(bucket.div_euclid(2)).or_insert(0.0) += sum;
+        }
+        self.sums = merged;
+    }
+
+    /// The sums in `buckets` equal buckets over `[start_ms, end_ms)` (each of this timeline's
+    /// buckets goes to the one holding its start).
+    pub fn resample(&self, start_ms: i64, end_ms: i64, buckets: usize) -> Vec<f64> {
+        let mut out = vec![0.0; buckets.max(1)];
+        let span = (end_ms - start_ms).max(1) as f64;
+        for (&bucket, &sum) in &self.sums {
+            let at = bucket * self.width_ms;
+            let i = (((at - start_ms) as f64 / span) * out.len() as f64).floor();
+            let i = (i.max(0.0) as usize).min(out.len() - 1);
+            out[i] += sum;
+        }
+        out
+    }
+}
+
 /// The entries of one fingerprint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Class {
@@ -222,6 +276,8 @@ pub struct Class {
     pub hosts: Tally,
     pub databases: Tally,
     pub example: Example,
+    /// `Query_time` over time (dated entries only).
+    pub timeline: Timeline,
 }
 
 /// Counts and metrics over every entry in the digest.
@@ -367,7 +423,11 @@ impl Digest {
             hosts: Tally::default(),
             databases: Tally::default(),
             example: Example::default(),
+            timeline: Timeline::default(),
         });
+        if let (Some(t), Some(seconds)) = (time, q.query_time) {
+            class.timeline.add(t, seconds);
+        }
         class.count += 1;
         add_measurements(
             &q,
@@ -407,6 +467,46 @@ impl Digest {
                 query.truncate(cut);
             }
             class.example = Example { query, truncated, query_time: q.query_time, time_ms: time, database };
+        }
+    }
+
+    /// The chart of the top `series` classes by `order`, over the digest's time range.
+    pub fn chart(&self, order: OrderBy, series: usize) -> chart::Chart {
+        let (Some(first), Some(last)) = (self.overall.first_ms, self.overall.last_ms) else {
+            return chart::Chart { title: "no dated statement".to_owned(), x_labels: Vec::new(), series: Vec::new() };
+        };
+        const BUCKETS: usize = 60;
+        let end = last + 1;
+        let top = self.ranked(order);
+        let lines = top
+            .iter()
+            .take(series)
+            .enumerate()
+            .map(|(i, c)| chart::Series {
+                label: format!(
+                    "{} 0x{} {} total {}  {}",
+                    i + 1,
+                    c.fingerprint_id.get(..8).unwrap_or(&c.fingerprint_id),
+                    c.engine.name(),
+                    report::seconds_text(c.query_time.sum),
+                    c.fingerprint.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(60).collect::<String>()
+                ),
+                values: c.timeline.resample(first, end, BUCKETS),
+            })
+            .collect::<Vec<_>>();
+        let label = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms).map_or(String::new(), |t| t.format("%m-%d %H:%M").to_string())
+        };
+        let bucket_minutes = (end - first) as f64 / BUCKETS as f64 / 60_000.0;
+        chart::Chart {
+            title: format!(
+                "Query_time per {bucket_minutes:.1} min, top {}, {} to {} UTC",
+                lines.len(),
+                label(first),
+                label(last)
+            ),
+            x_labels: vec![(0, label(first)), (BUCKETS / 2, label((first + end) / 2)), (BUCKETS - 1, label(last))],
+            series: lines,
         }
     }
 

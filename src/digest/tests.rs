@@ -1,3 +1,4 @@
+//! The digest's unit tests: metrics and their percentiles, classes, the window and filter, tallies, timelines, the reports.
 use super::report::{self, Options, Redaction};
 use super::*;
 use crate::alert::parse_when;
@@ -219,4 +220,28 @@ fn a_wrapped_query_time_counts_the_statement_but_not_its_time() {
     assert_eq!((class.count, class.query_time.count, class.query_time.sum), (2, 1, 2.0));
     assert_eq!(digest.overall.implausible_times, 1);
     assert_eq!(digest.overall.query_time.max, 2.0);
+}
+
+#[test]
+fn timelines_stay_bounded_and_keep_their_sum() {
+    let mut timeline = Timeline::default();
+    for minute in 0..10_000i64 {
+        timeline.add(1_795_219_200_000 + minute * 60_000, 1.0);
+    }
+    assert!(timeline.sums.len() <= TIMELINE_BUCKETS);
+    assert_eq!(timeline.sums.values().sum::<f64>(), 10_000.0);
+    let resampled = timeline.resample(1_795_219_200_000, 1_795_219_200_000 + 10_000 * 60_000, 10);
+    assert_eq!(resampled.iter().sum::<f64>(), 10_000.0);
+    assert!(resampled.iter().all(|&v| v > 800.0 && v < 1200.0), "{resampled:?}");
+
+    let entries = [
+        entry("2026-11-21T10:00:00Z", "app", 1.0, 1, "SELECT 1"),
+        entry("2026-11-21T11:00:00Z", "app", 3.0, 1, "SELECT 2"),
+        entry("2026-11-21T11:30:00Z", "app", 1.0, 1, "UPDATE t SET a = 1"),
+    ];
+    let digest = digest_of(&entries, Selection::default());
+    let chart = digest.chart(OrderBy::Total, 5);
+    assert_eq!(chart.series.len(), 2);
+    assert_eq!(chart.series[0].values.iter().sum::<f64>(), 4.0);
+    assert_eq!(chart.series[0].values[0], 1.0);
 }

@@ -178,3 +178,117 @@ fn decode_query(query: &str) -> HashMap<String, String> {
 pub fn late(pause: Duration, response: Response) -> Reply {
     Reply::Late(pause, response)
 }
+
+/// The bot token the Slack Web API stand-in accepts; tests look for it in output.
+pub const BOT_TOKEN: &str = "xoxb-0SECRET0-bot-token";
+
+/// A file shared through [`SlackApi`]'s three steps.
+#[derive(Debug, Clone)]
+pub struct SharedFile {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    pub title: String,
+    pub channel: String,
+    pub comment: String,
+}
+
+/// Slack's Web API for files, as the current upload flow uses it: `files.getUploadURLExternal`
+/// (form body `filename`, `length`; bot token) answers an upload URL and a file id; the bytes go
+/// to that URL (exactly `length` of them, no token needed); `files.completeUploadExternal` (JSON
+/// `files: [{id, title}]`, `channel_id`) shares it. Errors as Slack gives them: HTTP 200 with
+/// `{"ok": false, "error": …}` (`not_authed`, `invalid_auth`, `invalid_arguments`, `file_not_found`).
+pub struct SlackApi {
+    /// The API base, as `SLACK_API_URL`.
+    pub url: String,
+    shared: Arc<Mutex<Vec<SharedFile>>>,
+}
+
+#[derive(Default)]
+struct Uploads {
+    /// file id → (filename, declared length, bytes once uploaded)
+    files: HashMap<String, (String, usize, Option<Vec<u8>>)>,
+    next: u32,
+}
+
+impl SlackApi {
+    pub fn start() -> SlackApi {
+        let shared = Arc::new(Mutex::new(Vec::new()));
+        let uploads = Arc::new(Mutex::new(Uploads::default()));
+        let address = Arc::new(Mutex::new(String::new()));
+        let (sh, up, addr) = (Arc::clone(&shared), Arc::clone(&uploads), Arc::clone(&address));
+        let bound = http::serve(Arc::new(move |request: Request| {
+            let refuse = |error: &str| Reply::Now(Response::json(200, &json!({"ok": false, "error": error})));
+            let authed = request.header("authorization") == Some(&format!("Bearer {BOT_TOKEN}"));
+            if request.method != "POST" {
+                return Reply::Now(Response::text(405, "method_not_allowed"));
+            }
+            if let Some(id) = request.path.strip_prefix("/upload/") {
+                let mut uploads = up.lock().unwrap();
+                return match uploads.files.get_mut(id) {
+                    Some((_, length, bytes)) if *length == request.body.len() => {
+                        *bytes = Some(request.body.clone());
+                        Reply::Now(Response::text(200, &format!("OK - {}", request.body.len())))
+                    }
+                    Some(_) => Reply::Now(Response::text(400, "length does not match")),
+                    None => Reply::Now(Response::text(404, "no such upload")),
+                };
+            }
+            if !authed {
+                return refuse(if request.header("authorization").is_none() { "not_authed" } else { "invalid_auth" });
+            }
+            match request.path.as_str() {
+                "/api/files.getUploadURLExternal" => {
+                    if !request
+                        .header("content-type")
+                        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+                    {
+                        return refuse("invalid_form_data");
+                    }
+                    let form = decode_query(&String::from_utf8_lossy(&request.body));
+                    let (Some(filename), Some(length)) =
+                        (form.get("filename"), form.get("length").and_then(|l| l.parse::<usize>().ok()))
+                    else {
+                        return refuse("invalid_arguments");
+                    };
+                    let mut uploads = up.lock().unwrap();
+                    uploads.next += 1;
+                    let id = format!("F0{:08}", uploads.next);
+                    uploads.files.insert(id.clone(), (filename.clone(), length, None));
+                    let upload_url = format!("http://{}/upload/{id}", addr.lock().unwrap());
+                    Reply::Now(Response::json(200, &json!({"ok": true, "upload_url": upload_url, "file_id": id})))
+                }
+                "/api/files.completeUploadExternal" => {
+                    let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+                        return refuse("invalid_json");
+                    };
+                    let (Some(files), Some(channel)) = (body["files"].as_array(), body["channel_id"].as_str()) else {
+                        return refuse("invalid_arguments");
+                    };
+                    let uploads = up.lock().unwrap();
+                    for file in files {
+                        let id = file["id"].as_str().unwrap_or_default();
+                        let Some((filename, _, Some(bytes))) = uploads.files.get(id) else {
+                            return refuse("file_not_found");
+                        };
+                        sh.lock().unwrap().push(SharedFile {
+                            filename: filename.clone(),
+                            bytes: bytes.clone(),
+                            title: file["title"].as_str().unwrap_or_default().to_owned(),
+                            channel: channel.to_owned(),
+                            comment: body["initial_comment"].as_str().unwrap_or_default().to_owned(),
+                        });
+                    }
+                    Reply::Now(Response::json(200, &json!({"ok": true, "files": files})))
+                }
+                _ => refuse("unknown_method"),
+            }
+        }));
+        *address.lock().unwrap() = bound.clone();
+        SlackApi { url: format!("http://{bound}/api"), shared }
+    }
+
+    /// Files shared so far.
+    pub fn shared(&self) -> Vec<SharedFile> {
+        self.shared.lock().unwrap().clone()
+    }
+}
