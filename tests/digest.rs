@@ -208,3 +208,27 @@ fn postgresql_logs_are_digested_like_slow_logs() {
     let counted: u64 = classes.iter().map(|c| c["count"].as_u64().unwrap()).sum();
     assert_eq!(counted, report["overall"]["statements"].as_u64().unwrap());
 }
+
+#[test]
+fn the_chart_of_a_file_has_one_line_per_top_fingerprint() {
+    let dir = temp_dir("chart");
+    let chart = dir.join("digest.png");
+    let out = run(&["digest", "--chart", chart.to_str().unwrap(), &log_path()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bytes = std::fs::read(&chart).unwrap();
+    let mut reader = png::Decoder::new(bytes.as_slice()).read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((info.width, info.height), (960, 540));
+    let drawn = |colour: [u8; 3]| pixels.chunks(3).filter(|p| *p == colour).count();
+    let palette = logs_to_opensearch::digest::chart::PALETTE;
+    assert!((0..4).all(|k| drawn(palette[k]) > 50), "the fixture's four classes");
+    assert_eq!(drawn(palette[4]), 0);
+    std::fs::remove_dir_all(dir).unwrap();
+
+    let out = run(&["digest", "--window", "60"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("an endpoint to ask"), "{}", text(&out.stderr));
+    let out = run(&["digest", "--post", &log_path()]);
+    assert_eq!(out.status.code(), Some(2));
+}

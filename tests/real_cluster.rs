@@ -897,6 +897,22 @@ fn a_scheduled_digest_asks_the_real_node_and_posts_the_message_and_the_chart() {
     assert!((0..3).all(|k| drawn(palette[k]) > 50), "one line per fingerprint");
     assert_eq!(drawn(palette[3]), 0, "three fingerprints, three lines");
 
+    // Slack refusing the token: the chart fails, said without the token; the message still went.
+    let out = cli(&node, prefix)
+        .args(["digest", "--window", "60", "--post"])
+        .env("SLACK_WEBHOOK_URL", &webhook.url)
+        .env("SLACK_BOT_TOKEN", "xoxb-0WRONG0-token")
+        .env("SLACK_CHANNEL_ID", "C0DIGEST01")
+        .env("SLACK_API_URL", &api.url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(said.contains("files.getUploadURLExternal refused: invalid_auth"), "{said}");
+    assert!(!said.contains("0WRONG0") && !said.contains(common::slack::WEBHOOK_SECRET_PART), "{said}");
+    assert_eq!(webhook.received().len(), 2);
+    assert_eq!(api.shared().len(), 1);
+
     // The Lambda function on its schedule: the same digest, through the real runtime crate.
     let event = std::fs::read(fixture("scheduled/eventbridge-scheduled-event.json")).unwrap();
     let runtime = common::runtime_api::FakeRuntimeApi::start(vec![("sched-1".into(), event)]);
@@ -918,7 +934,7 @@ fn a_scheduled_digest_asks_the_real_node_and_posts_the_message_and_the_chart() {
         (Some(6), Some("sent"), Some("sent")),
         "{body}"
     );
-    assert_eq!(webhook.received().len(), 2);
+    assert_eq!(webhook.received().len(), 3);
     assert_eq!(api.shared().len(), 2);
     assert!(logs.contains("\"DigestSent\":1"), "the metric line: {logs}");
     assert!(!logs.contains(common::slack::BOT_TOKEN) && !logs.contains(common::slack::WEBHOOK_SECRET_PART));
