@@ -43,6 +43,12 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// The function with credentials for `standin`, its logs discarded (a pipe left unread would fill).
+/// This machine's CA bundle and directory, when it has both (Debian's).
+fn system_ca_store() -> Option<(&'static str, &'static str)> {
+    let (file, dir) = ("/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs");
+    (std::path::Path::new(file).is_file() && std::path::Path::new(dir).is_dir()).then_some((file, dir))
+}
+
 fn spawn(api: &FakeRuntimeApi, standin: &StandIn) -> Child {
     spawn_with(api, standin, &[]).stdout(Stdio::null()).spawn().unwrap()
 }
@@ -56,6 +62,8 @@ fn spawn_with(api: &FakeRuntimeApi, standin: &StandIn, extra: &[(&str, &str)]) -
         ("AWS_SESSION_TOKEN", "token"),
     ];
     let mut command = function_command(api, &env);
+    // As in Lambda, where neither is set (this machine may set both).
+    command.env_remove("SSL_CERT_FILE").env_remove("SSL_CERT_DIR");
     command.envs(extra.iter().copied()).stderr(Stdio::null());
     command
 }
@@ -113,6 +121,7 @@ fn main() {
     // Cold starts: a new process (and a new stand-in, so the first request is this process's).
     let (mut init, mut first_bulk, mut answered, mut cold_rate) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut cold_cpu, mut cold_faults, mut first_document) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut with_dir_init, mut with_dir_first_document) = (Vec::new(), Vec::new());
     for run in 0..runs {
         let standin = StandIn::start(Auth::SigV4 { service: "es" });
         let api = FakeRuntimeApi::start(vec![(format!("cold-{run}"), event.clone())]);
@@ -138,6 +147,26 @@ fn main() {
         first_bulk.push(standin.first_bulk_at().unwrap() - start);
         answered.push(answers[0].at - start);
         cold_rate.push(answers[0].at - next);
+
+        // The same start with the CA store as the TLS client finds it on its own (the bundle and
+        // every file of the directory), which the binary avoids by naming the bundle alone.
+        if let Some((file, dir)) = system_ca_store() {
+            let standin = StandIn::start(Auth::SigV4 { service: "es" });
+            let api = FakeRuntimeApi::start(vec![(format!("cold-ca-{run}"), event.clone())]);
+            let extra = [("RUST_LOG", "info,logs_to_opensearch=debug"), ("SSL_CERT_FILE", file), ("SSL_CERT_DIR", dir)];
+            let mut command = spawn_with(&api, &standin, &extra);
+            let start = Instant::now();
+            let mut child = command.spawn().unwrap();
+            let lines = timestamped_lines(&mut child);
+            let answers = api.wait_for_answers(1, &mut child);
+            child.kill().ok();
+            child.wait().ok();
+            let lines = lines.join().unwrap();
+            let (mark, _) = lines.iter().find(|(_, line)| line.contains("first document built")).unwrap();
+            assert_eq!(indexed(&answers[0]), EVENTS);
+            with_dir_first_document.push(*mark - start);
+            with_dir_init.push(api.first_next_at().unwrap() - start);
+        }
     }
     println!("\ncold start (median of {runs}), from spawning the process:");
     println!("  initialised (first request for an invocation): {:>7.2} ms", ms(median(init)));
@@ -150,6 +179,13 @@ fn main() {
         ms(median(first_bulk))
     );
     println!("  invocation answered, all indexed:              {:>7.2} ms", ms(median(answered)));
+    if !with_dir_init.is_empty() {
+        println!(
+            "  the same, reading the CA directory too (SSL_CERT_DIR): initialised {:.2} ms, first event processed {:.2} ms",
+            ms(median(with_dir_init)),
+            ms(median(with_dir_first_document))
+        );
+    }
     cold_faults.sort_unstable();
     println!(
         "  the process's CPU time by then: {:.0} ms; page faults: {}",

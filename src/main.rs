@@ -5,6 +5,7 @@ use logs_to_opensearch::{cli, config::RawConfig, lambda};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    prefer_the_ca_bundle();
     let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     let cli = if in_lambda { None } else { Some(cli::Cli::parse_from(cli::arguments(std::env::args_os()))) };
     if in_lambda {
@@ -78,6 +79,23 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+    }
+}
+
+/// The system's CA bundle, one file, is where the TLS client reads its roots from, unless
+/// `SSL_CERT_FILE` or `SSL_CERT_DIR` says otherwise. Without it the client (rustls-native-certs,
+/// through reqwest's platform verifier) reads the bundle *and* every file of the certificates
+/// directory (about 280 on Debian: the same roots again, one file each), at every cold start.
+/// The bundles are where Amazon Linux 2023 (Lambda's `provided.al2023`) and Debian keep them.
+/// Runs first, before any thread exists.
+fn prefer_the_ca_bundle() {
+    if std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some() {
+        return;
+    }
+    const BUNDLES: [&str; 3] =
+        ["/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"];
+    if let Some(bundle) = BUNDLES.iter().find(|b| std::path::Path::new(b).is_file()) {
+        std::env::set_var("SSL_CERT_FILE", bundle);
     }
 }
 

@@ -167,7 +167,7 @@ pub fn render(chart: &Chart) -> Vec<u8> {
         let x = x_of(*i);
         canvas.line((x, bottom), (x, bottom + 4), INK, 1);
         let half = 4 * label.chars().count() as i32;
-        canvas.text((x - half).clamp(0, WIDTH as i32 - 2 * half), bottom + 8, label, INK, 1);
+        canvas.text((x - half).clamp(0, (WIDTH as i32 - 2 * half).max(0)), bottom + 8, label, INK, 1);
     }
     // The lines, then the legend beneath.
     for (k, s) in series.iter().enumerate() {
@@ -260,6 +260,9 @@ mod tests {
             assert_eq!(width, WIDTH);
             assert!(count_colour(&pixels, BACKGROUND) > (WIDTH * HEIGHT / 2) as usize);
         }
+        // A label wider than the picture is cut at its edge, not a panic.
+        let wide = Chart { title: "t".repeat(500), x_labels: vec![(0, "x".repeat(300))], series: Vec::new() };
+        assert_eq!(decode(&render(&wide)).0, WIDTH);
         assert_eq!(step_for(7.3, 5.0), 2.0);
         assert_eq!(step_for(0.04, 5.0), 0.01);
     }

@@ -311,8 +311,11 @@ impl WindowDigest {
     pub fn slack_payload(&self, dashboards: Option<&reqwest::Url>) -> Value {
         let w = self.window;
         let (from, to) = (time_text(w.start_ms), time_text(w.end_ms));
-        let title =
-            format!("Slow-query digest: {} to {} UTC", from.replace('T', " ").trim_end_matches('Z'), &to[11..16]);
+        let title = format!(
+            "Slow-query digest: {} to {} UTC",
+            from.replace('T', " ").trim_end_matches('Z'),
+            to.get(11..16).unwrap_or(&to)
+        );
         let mut blocks = vec![
             json!({"type": "header", "text": {"type": "plain_text", "text": escaped_within(&title, 150)}}),
             json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
