@@ -232,3 +232,33 @@ fn the_chart_of_a_file_has_one_line_per_top_fingerprint() {
     let out = run(&["digest", "--post", &log_path()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn every_field_of_the_json_report_is_in_the_readme_table() {
+    let report = json_of(&run(&["digest", "--format", "json", &log_path()]));
+    let readme = common::readme();
+    let start = readme.find("| `format` |").expect("the JSON table");
+    let table: String = readme[start..].lines().take_while(|l| l.starts_with('|')).collect::<Vec<_>>().join("\n");
+    let mut names: Vec<String> = Vec::new();
+    for (key, value) in report.as_object().unwrap() {
+        names.push(key.clone());
+        let nested = match value {
+            Value::Object(o) => Some(o),
+            Value::Array(items) => items.first().and_then(Value::as_object),
+            _ => None,
+        };
+        for inner in nested.into_iter().flat_map(|o| o.keys()) {
+            if !["query_time", "lock_time", "rows_sent", "rows_examined"].contains(&inner.as_str()) || key == "overall"
+            {
+                names.push(inner.clone());
+            }
+        }
+    }
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            !table.contains(&format!("`{n}")) && !table.contains(&format!(", {n}")) && !table.contains(&format!("{n}`"))
+        })
+        .collect();
+    assert!(missing.is_empty(), "JSON fields the README's table does not name: {missing:?}");
+}
