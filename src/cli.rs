@@ -8,13 +8,14 @@
 
 use crate::alert::notify::{Notifier, Output};
 use crate::config::{Config, RawConfig};
-use crate::delivery::Destination;
+use crate::delivery::{Destination, InFlight};
 use crate::event::{self, LogsData};
 use crate::handler::{Handler, Sink, Summary};
 use crate::setup;
 use crate::slowlog_file::{EntrySplitter, EventMaker};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use futures_util::stream::{FuturesOrdered, StreamExt};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
@@ -277,6 +278,18 @@ pub enum Command {
                          entries, so what is sent again overwrites itself."
         )]
         resume_from: u64,
+        /// `_bulk` requests sent at once (the next batch is read and encoded meanwhile).
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = 2,
+            value_parser = clap::value_parser!(u32).range(1..=32),
+            long_help = "`_bulk` requests sent at once; the next batch is read and encoded meanwhile.\n\
+                         The default, 2, suits a small domain (one or two data nodes). When the cluster\n\
+                         answers 429 (its write queue is full), the run halves the requests in flight,\n\
+                         then adds one back after each calm stretch, up to N. Memory holds N batches."
+        )]
+        requests_in_flight: u32,
     },
     /// Group slow-log entries by fingerprint and report what each class costs, as pt-query-digest does.
     ///
@@ -412,8 +425,15 @@ pub async fn run(cli: Cli, config: Config, alerts: Output) -> Result<()> {
         }
         Command::Replay { event } => replay(&handler, &event, retry_for).await?,
         Command::Subscribe { .. } | Command::Digest { .. } => unreachable!("handled above"),
-        Command::Slowlog { file, log_group, log_stream, owner, batch_size, resume_from } => {
-            let backfill = Backfill { log_group, log_stream, owner, batch_size: batch_size as usize, resume_from };
+        Command::Slowlog { file, log_group, log_stream, owner, batch_size, resume_from, requests_in_flight } => {
+            let backfill = Backfill {
+                log_group,
+                log_stream,
+                owner,
+                batch_size: batch_size as usize,
+                resume_from,
+                requests_in_flight: requests_in_flight as usize,
+            };
             let (summary, stopped) = slowlog(&handler, &file, backfill, retry_for).await?;
             stop_point = stopped.map(|entry| (file, entry));
             summary
@@ -763,6 +783,7 @@ struct Backfill {
     owner: String,
     batch_size: usize,
     resume_from: u64,
+    requests_in_flight: usize,
 }
 
 /// What `setup` is told.
@@ -851,16 +872,20 @@ async fn replay<S: Sink>(handler: &Handler<S>, path: &Path, retry_for: Duration)
     Ok(summary)
 }
 
-/// A slow-log file in batches. One retry budget for the run: it stops at the first batch with
-/// documents neither indexed nor dead-lettered (the cluster did not take it within `retry_for`),
-/// and returns how many entries came before that batch (the `--resume-from` to give).
+/// A slow-log file in batches, up to `requests_in_flight` of them sent at once (fewer after a
+/// 429: [`InFlight`]) while the next is read and encoded, so memory holds that many batches
+/// whatever the file's size. Answers are taken in the file's order. One retry budget for the run:
+/// it stops at the first batch with documents neither indexed nor dead-lettered (the cluster did
+/// not take it within `retry_for`), lets the batches already sent finish, and returns how many
+/// entries came before that batch (the `--resume-from` to give; later batches that were taken are
+/// sent again then, and overwrite themselves).
 async fn slowlog<S: Sink>(
     handler: &Handler<S>,
     path: &Path,
     backfill: Backfill,
     retry_for: Duration,
 ) -> Result<(Summary, Option<u64>)> {
-    let Backfill { log_group, log_stream, owner, batch_size, resume_from } = backfill;
+    let Backfill { log_group, log_stream, owner, batch_size, resume_from, requests_in_flight } = backfill;
     let (reader, stream_default, modified): (Box<dyn BufRead>, String, SystemTime) = if is_stdin(path) {
         (Box::new(io::stdin().lock()), "stdin".to_owned(), SystemTime::now())
     } else {
@@ -881,14 +906,18 @@ async fn slowlog<S: Sink>(
         subscription_filters: Vec::new(),
         log_events: Vec::with_capacity(batch_size),
     };
-    let mut summary = Summary::default();
+    let mut sent = Sent { summary: Summary::default(), stopped: None, window: InFlight::new(requests_in_flight) };
+    // One closure, so every batch's future has the same type.
+    let send = |start: u64, prepared: crate::handler::Prepared| async move {
+        (start, handler.deliver(prepared, Instant::now() + retry_for).await)
+    };
+    let mut in_flight = FuturesOrdered::new();
     let mut batch = new_batch();
     // Alerts are grouped over the whole file: a backfill makes at most ALERT_MAX_MESSAGES.
     let mut collector = handler.collector();
     // Entries read so far, and how many came before the batch being filled.
     let mut read: u64 = 0;
     let mut batch_start: u64 = resume_from;
-    let mut stopped = None;
     let mut entries = EntrySplitter::new(reader);
     let mut ready = std::collections::VecDeque::new();
     'file: loop {
@@ -912,12 +941,15 @@ async fn slowlog<S: Sink>(
             batch.log_events.push(event);
             if batch.log_events.len() == batch_size {
                 let full = std::mem::replace(&mut batch, new_batch());
-                let part = handler.handle_batch(full, Instant::now() + retry_for, &mut collector).await?;
-                summary.add(&part);
-                if part.delivery.failed > 0 {
-                    stopped = Some(batch_start);
+                let prepared = handler.prepare(full, &mut collector);
+                while in_flight.len() >= sent.window.limit() {
+                    let Some(answer) = in_flight.next().await else { break };
+                    sent.take(answer)?;
+                }
+                if sent.stopped.is_some() {
                     break 'file;
                 }
+                in_flight.push_back(send(batch_start, prepared));
                 batch_start = read;
             }
         }
@@ -925,18 +957,51 @@ async fn slowlog<S: Sink>(
             break;
         }
     }
-    if stopped.is_none() && !batch.log_events.is_empty() {
-        let part = handler.handle_batch(batch, Instant::now() + retry_for, &mut collector).await?;
-        summary.add(&part);
-        if part.delivery.failed > 0 {
-            stopped = Some(batch_start);
-        }
+    if sent.stopped.is_none() && !batch.log_events.is_empty() {
+        let prepared = handler.prepare(batch, &mut collector);
+        in_flight.push_back(send(batch_start, prepared));
+    }
+    while let Some(answer) = in_flight.next().await {
+        sent.take(answer)?;
     }
     if read < resume_from {
         anyhow::bail!("{}: --resume-from {resume_from}, but the file holds {read} entries", display(path));
     }
+    let Sent { mut summary, stopped, .. } = sent;
     summary.alerts = handler.alert(collector, Instant::now() + retry_for).await;
     Ok((summary, stopped))
+}
+
+/// What a backfill's answers came to, in the file's order.
+struct Sent {
+    summary: Summary,
+    /// The entries before the first batch not taken.
+    stopped: Option<u64>,
+    window: InFlight,
+}
+
+impl Sent {
+    /// One batch's answer: `(entries before the batch, its summary)`.
+    fn take(&mut self, (start, answer): (u64, Result<Summary, crate::handler::HandlerError>)) -> Result<()> {
+        let part = answer?;
+        self.summary.add(&part);
+        if part.delivery.failed > 0 && self.stopped.is_none() {
+            self.stopped = Some(start);
+        }
+        let before = self.window.limit();
+        if let Some(limit) = self.window.after(&part.delivery) {
+            if limit < before {
+                tracing::warn!(
+                    throttled = part.delivery.throttled,
+                    requests_in_flight = limit,
+                    "the cluster answered 429 (too many requests): fewer requests in flight"
+                );
+            } else {
+                tracing::info!(requests_in_flight = limit, "no 429 for a while: one more request in flight");
+            }
+        }
+        Ok(())
+    }
 }
 
 fn read_input(path: &Path) -> Result<Vec<u8>> {

@@ -72,6 +72,47 @@ impl RetryPolicy {
     }
 }
 
+/// How many `_bulk` requests a backfill keeps in flight: up to the configured number, halved
+/// whenever a batch met a 429 (the cluster's write queue is full), and raised by one again after
+/// as many batches in a row as are in flight went through without one (additive increase,
+/// multiplicative decrease, as TCP does). Each request still waits out its own 429s (backoff,
+/// `Retry-After`); this keeps the backfill from adding to the queue that refused them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    most: usize,
+    now: usize,
+    calm: usize,
+}
+
+impl InFlight {
+    /// At most `most` requests at once (at least 1).
+    pub fn new(most: usize) -> Self {
+        let most = most.max(1);
+        InFlight { most, now: most, calm: 0 }
+    }
+
+    /// Requests that may be in flight now.
+    pub fn limit(&self) -> usize {
+        self.now
+    }
+
+    /// Takes one batch's report; returns the new limit when it changed.
+    pub fn after(&mut self, report: &SinkReport) -> Option<usize> {
+        let before = self.now;
+        if report.throttled > 0 {
+            self.now = (self.now / 2).max(1);
+            self.calm = 0;
+        } else {
+            self.calm += 1;
+            if self.calm >= self.now && self.now < self.most {
+                self.now += 1;
+                self.calm = 0;
+            }
+        }
+        (self.now != before).then_some(self.now)
+    }
+}
+
 /// xorshift64, one step: the backoff's jitter needs no more. `x` must not be 0.
 pub fn xorshift(mut x: u64) -> u64 {
     x ^= x << 13;
@@ -376,6 +417,7 @@ impl OpenSearchSink {
                 break;
             }
             report.retried += retry.len();
+            report.throttled += retry.iter().filter(|(_, error)| error.status == 429).count();
             tokio::time::sleep(pause).await;
             retry.sort_unstable_by_key(|(i, _)| *i);
             pending = retry
@@ -549,5 +591,29 @@ mod tests {
         for status in [400, 401, 403, 404, 413] {
             assert!(!is_retryable(&error(status)), "{status}");
         }
+    }
+
+    #[test]
+    fn requests_in_flight_halve_on_a_429_and_climb_back_one_at_a_time() {
+        let calm = SinkReport::default();
+        let throttled = SinkReport { retried: 3, throttled: 2, ..SinkReport::default() };
+        let mut window = InFlight::new(4);
+        assert_eq!(window.limit(), 4);
+        assert_eq!(window.after(&calm), None, "at the most already");
+        assert_eq!(window.after(&throttled), Some(2));
+        assert_eq!(window.after(&throttled), Some(1));
+        assert_eq!(window.after(&throttled), None, "never below one");
+        // Back up: after one calm batch at 1, two at 2, three at 3; never above the most.
+        assert_eq!(window.after(&calm), Some(2));
+        assert_eq!(window.after(&calm), None);
+        assert_eq!(window.after(&calm), Some(3));
+        assert_eq!((window.after(&calm), window.after(&calm), window.after(&calm)), (None, None, Some(4)));
+        for _ in 0..10 {
+            assert_eq!(window.after(&calm), None);
+        }
+        // Retries for another reason (a 503, a dropped connection) are not the cluster's queue.
+        let other = SinkReport { retried: 5, ..SinkReport::default() };
+        assert_eq!(window.after(&other), None);
+        assert_eq!(InFlight::new(0).limit(), 1);
     }
 }

@@ -304,6 +304,13 @@ pub fn encode_logs(config: &Config, data: LogsData, mut inspect: impl FnMut(&Doc
     (batch, summary)
 }
 
+/// A batch encoded by [`Handler::prepare`], not yet sent.
+pub struct Prepared {
+    /// None for a control message.
+    body: Option<BulkBatch>,
+    summary: Summary,
+}
+
 /// Holds what lives across invocations: the configuration, the sink and the alert notifier.
 pub struct Handler<S> {
     config: Arc<Config>,
@@ -415,9 +422,23 @@ impl<S: Sink> Handler<S> {
         deadline: Instant,
         collector: &mut Collector<'_>,
     ) -> Result<Summary, HandlerError> {
-        let (encoded, mut summary) = self.encode_batch(batch, collector);
-        if let Some(encoded) = encoded {
-            summary.delivery = self.sink.submit(encoded, deadline).await?;
+        let prepared = self.prepare(batch, collector);
+        self.deliver(prepared, deadline).await
+    }
+
+    /// The first half of [`Handler::handle_batch`]: the batch's `_bulk` body and counts, its
+    /// alert candidates going to `collector`. Nothing is sent; a backfill prepares the next batch
+    /// while earlier ones are in flight.
+    pub fn prepare(&self, batch: LogsData, collector: &mut Collector<'_>) -> Prepared {
+        let (body, summary) = self.encode_batch(batch, collector);
+        Prepared { body, summary }
+    }
+
+    /// The second half of [`Handler::handle_batch`]: sends a prepared batch.
+    pub async fn deliver(&self, prepared: Prepared, deadline: Instant) -> Result<Summary, HandlerError> {
+        let Prepared { body, mut summary } = prepared;
+        if let Some(body) = body {
+            summary.delivery = self.sink.submit(body, deadline).await?;
         }
         Ok(summary)
     }
@@ -494,6 +515,7 @@ pub fn log_summary(summary: &Summary, failures: bool) {
         attempted = summary.delivery.documents,
         indexed = summary.delivery.indexed,
         retried = summary.delivery.retried,
+        throttled = summary.delivery.throttled,
         dead_lettered = summary.delivery.dead_lettered,
         failed = summary.delivery.failed,
         requests = summary.delivery.requests,

@@ -27,7 +27,15 @@ fn main() -> ExitCode {
         }
         raw.validate()
     });
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // The Lambda function works one invocation at a time, on one thread (the cheapest start). The
+    // CLI's backfill encodes the next batch while earlier requests are in flight: their
+    // connections run on two worker threads meanwhile.
+    let runtime = if in_lambda {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("logs-to-opensearch: cannot start the async runtime: {e}");

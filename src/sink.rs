@@ -32,6 +32,9 @@ pub struct SinkReport {
     pub indexed: usize,
     /// Items sent again after a retryable failure (one count per resend).
     pub retried: usize,
+    /// Of `retried`, those the cluster answered 429 (too many requests): the backfill's signal to
+    /// send fewer requests at once.
+    pub throttled: usize,
     /// Refused for good and written to the dead-letter index.
     pub dead_lettered: usize,
     /// Neither indexed nor dead-lettered: the invocation fails so the event is kept.
@@ -60,6 +63,7 @@ impl SinkReport {
         self.documents += other.documents;
         self.indexed += other.indexed;
         self.retried += other.retried;
+        self.throttled += other.throttled;
         self.dead_lettered += other.dead_lettered;
         self.failed += other.failed;
         self.failed_retryable += other.failed_retryable;

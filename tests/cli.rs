@@ -501,6 +501,8 @@ fn a_backfill_against_a_dead_cluster_stops_once_and_resumes_where_it_stopped() {
     let backfill = |extra: &[&str]| {
         let mut args = vec!["slowlog", file.to_str().unwrap(), "--log-group", "/aws/rds/instance/db/slowquery"];
         args.extend(["--batch-size", "3", "--retry-for", "2", "--endpoint", standin.url.as_str()]);
+        // One request at a time: the scripted faults go to requests in the order they arrive.
+        args.extend(["--requests-in-flight", "1"]);
         args.extend(extra);
         bin().env("OPENSEARCH_AUTH", "none").args(&args).output().unwrap()
     };
@@ -535,6 +537,90 @@ fn a_backfill_against_a_dead_cluster_stops_once_and_resumes_where_it_stopped() {
     let out = backfill(&["--resume-from", "40"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("--resume-from 40, but the file holds 12 entries"), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// `slowlog` against a cluster that takes a while per request: as many requests in flight as
+/// asked (2 by default), never more, every entry indexed once.
+#[test]
+fn a_backfill_keeps_the_requests_in_flight_it_is_given() {
+    use common::standin::{Auth, StandIn};
+    let entry = common::read_fixture("entries/rds-mysql57-select.log");
+    let (dir, file) = temp_file("lto-in-flight", "slow.log", entry.repeat(12).as_bytes());
+    for (asked, most) in [(None, 2), (Some("1"), 1), (Some("4"), 4)] {
+        let standin = StandIn::start(Auth::None);
+        standin.set_bulk_latency(std::time::Duration::from_millis(150));
+        let mut args = vec!["slowlog", file.to_str().unwrap(), "--log-group", "/aws/rds/instance/db/slowquery"];
+        args.extend(["--batch-size", "1", "--endpoint", standin.url.as_str()]);
+        if let Some(asked) = asked {
+            args.extend(["--requests-in-flight", asked]);
+        }
+        let out = bin().env("OPENSEARCH_AUTH", "none").args(&args).output().unwrap();
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{asked:?}: {stderr}");
+        assert!(stderr.contains("12 indexed, 0 dead-lettered, 0 failed, 0 retried; 12 requests"), "{stderr}");
+        assert_eq!(standin.count("cwl-aws-rds-instance-db-slowquery-2026.11.21"), 12);
+        assert_eq!(standin.most_bulk_in_flight(), most, "--requests-in-flight {asked:?}");
+    }
+    let out = run(&["slowlog", file.to_str().unwrap(), "--log-group", "g", "--requests-in-flight", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--requests-in-flight"), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// A cluster whose write queue is full answers 429: the backfill halves its requests in flight
+/// (and says so), each refused request waits and is sent again, and nothing is lost.
+#[test]
+fn a_backfill_sends_fewer_requests_at_once_after_a_429_and_loses_nothing() {
+    use common::standin::{Auth, Fault, StandIn};
+    let entry = common::read_fixture("entries/rds-mysql57-select.log");
+    let (dir, file) = temp_file("lto-429", "slow.log", entry.repeat(16).as_bytes());
+    let standin = StandIn::start(Auth::None);
+    standin.set_bulk_latency(std::time::Duration::from_millis(50));
+    for _ in 0..4 {
+        standin.script(Fault::Status(429));
+    }
+    let mut args = vec!["slowlog", file.to_str().unwrap(), "--log-group", "/aws/rds/instance/db/slowquery"];
+    args.extend(["--batch-size", "2", "--requests-in-flight", "4", "--endpoint", standin.url.as_str()]);
+    let out = bin().env("OPENSEARCH_AUTH", "none").args(&args).output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("16 indexed, 0 dead-lettered, 0 failed, 8 retried"),
+        "four requests of two, once: {stderr}"
+    );
+    assert!(stderr.contains("the cluster answered 429 (too many requests): fewer requests in flight"), "{stderr}");
+    assert!(stderr.contains("requests_in_flight=2") && stderr.contains("requests_in_flight=1"), "{stderr}");
+    assert_eq!(standin.count("cwl-aws-rds-instance-db-slowquery-2026.11.21"), 16);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// With several requests in flight, a batch the cluster does not take stops the run at that
+/// batch, in the file's order, whichever answer came first: the batches sent after it finish
+/// (and are indexed), and `--resume-from` names the entries before the failed batch.
+#[test]
+fn a_backfill_with_requests_in_flight_stops_at_the_first_batch_not_taken() {
+    use common::standin::{Auth, StandIn};
+    let entry = common::read_fixture("entries/rds-mysql57-select.log");
+    // The fifth entry's statement is over the cluster's request limit (and under BULK_MAX_BYTES,
+    // so it is not cut): its batch, the second of four, cannot be taken whole.
+    let big = entry.replace("'paid'", &format!("'{}'", "p".repeat(60_000)));
+    let file: String = (0..12).map(|i| if i == 4 { big.as_str() } else { entry.as_str() }).collect();
+    let (dir, file) = temp_file("lto-stop-in-flight", "slow.log", file.as_bytes());
+    let standin = StandIn::start(Auth::None);
+    standin.set_max_body_bytes(100_000);
+    standin.set_bulk_latency(std::time::Duration::from_millis(100));
+    let mut args = vec!["slowlog", file.to_str().unwrap(), "--log-group", "/aws/rds/instance/db/slowquery"];
+    args.extend(["--batch-size", "3", "--requests-in-flight", "4", "--retry-for", "5"]);
+    args.extend(["--endpoint", standin.url.as_str()]);
+    let out = bin().env("OPENSEARCH_AUTH", "none").args(&args).output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("12 events in 4 batches"), "the batches in flight finished: {stderr}");
+    assert!(stderr.contains("11 indexed, 0 dead-lettered, 1 failed"), "{stderr}");
+    assert!(stderr.contains("the 3 entries before it are delivered") && stderr.contains("--resume-from 3"), "{stderr}");
+    assert_eq!(standin.count("cwl-aws-rds-instance-db-slowquery-2026.11.21"), 11);
+    assert_eq!(standin.most_bulk_in_flight(), 4);
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -99,6 +99,11 @@ struct State {
     faults: VecDeque<Fault>,
     indices: BTreeMap<String, Index>,
     bulk_requests: usize,
+    /// `_bulk` requests being handled now, and the most at once.
+    bulk_in_flight: usize,
+    most_bulk_in_flight: usize,
+    /// How long each `_bulk` request takes before it is handled (a busy cluster's latency).
+    bulk_latency: Duration,
     /// When the first `_bulk` request arrived, whole (before it is checked).
     first_bulk_at: Option<Instant>,
     next_seq_no: u64,
@@ -144,6 +149,9 @@ impl StandIn {
             faults: VecDeque::new(),
             indices: BTreeMap::new(),
             bulk_requests: 0,
+            bulk_in_flight: 0,
+            most_bulk_in_flight: 0,
+            bulk_latency: Duration::ZERO,
             first_bulk_at: None,
             next_seq_no: 0,
             time_series: false,
@@ -156,6 +164,19 @@ impl StandIn {
         let shared = Arc::clone(&state);
         let address = http::serve(Arc::new(move |request: Request| handle(&shared, request)));
         StandIn { url: format!("http://{address}"), state }
+    }
+
+    /// Every `_bulk` request waits this long before it is handled, so requests sent at once are
+    /// in flight together (see [`StandIn::most_bulk_in_flight`]).
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn set_bulk_latency(&self, latency: Duration) {
+        self.state.lock().unwrap().bulk_latency = latency;
+    }
+
+    /// The most `_bulk` requests that were being handled at once.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn most_bulk_in_flight(&self) -> usize {
+        self.state.lock().unwrap().most_bulk_in_flight
     }
 
     /// Requests larger than this get Amazon OpenSearch Service's 413.
@@ -527,9 +548,23 @@ fn error_body(status: u16, kind: &str, reason: &str) -> Value {
 }
 
 fn handle(state: &Mutex<State>, request: Request) -> Reply {
-    if request.path == "/_bulk" {
-        state.lock().unwrap().first_bulk_at.get_or_insert_with(Instant::now);
+    if request.path != "/_bulk" {
+        return answer(state, request);
     }
+    let latency = {
+        let mut state = state.lock().unwrap();
+        state.first_bulk_at.get_or_insert_with(Instant::now);
+        state.bulk_in_flight += 1;
+        state.most_bulk_in_flight = state.most_bulk_in_flight.max(state.bulk_in_flight);
+        state.bulk_latency
+    };
+    std::thread::sleep(latency);
+    let reply = answer(state, request);
+    state.lock().unwrap().bulk_in_flight -= 1;
+    reply
+}
+
+fn answer(state: &Mutex<State>, request: Request) -> Reply {
     let (auth, max_body_bytes, upstream) = {
         let state = state.lock().unwrap();
         (state.auth.clone(), state.max_body_bytes, state.upstream.clone())
