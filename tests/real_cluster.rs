@@ -940,3 +940,59 @@ fn a_scheduled_digest_asks_the_real_node_and_posts_the_message_and_the_chart() {
     assert!(!logs.contains(common::slack::BOT_TOKEN) && !logs.contains(common::slack::WEBHOOK_SECRET_PART));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A backfill with four `_bulk` requests in flight against the real node: every entry once (the
+/// count and a sum that each entry adds its own number to), across three days' indices; the same
+/// file again with one request in flight overwrites, and adds nothing.
+#[test]
+fn a_backfill_with_four_requests_in_flight_indexes_every_entry_once() {
+    let Some(node) = real::node("a_backfill_with_four_requests_in_flight_indexes_every_entry_once") else { return };
+    let _one = node.lock();
+    let prefix = "rt-inflight";
+    node.delete_indices(&format!("{prefix}-*"));
+    setup(&node, prefix);
+    let entries: u64 = 6_000;
+    let day_ms = 24 * 3_600_000;
+    let start_ms = 1_796_083_200_000; // 2026-12-01T00:00:00Z
+    let log: String = (0..entries)
+        .map(|i| {
+            let at = chrono::DateTime::from_timestamp_millis(start_ms + (i as i64) * 3 * day_ms / entries as i64).unwrap();
+            format!(
+                "# Time: {}\n# User@Host: app[app] @  [10.0.0.{}]  Id: {}\n# Query_time: 1.{i:06}  Lock_time: 0.000100 Rows_sent: 1  Rows_examined: {i}\nSET timestamp={};\nSELECT * FROM orders_{} WHERE id = {i};\n",
+                at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+                i % 200,
+                1000 + i % 7,
+                at.timestamp(),
+                i % 13
+            )
+        })
+        .collect();
+    let dir = tempdir("inflight");
+    let file = dir.join("slow.log");
+    std::fs::write(&file, log).unwrap();
+    let group = "/aws/rds/instance/db-inflight/slowquery";
+    for in_flight in ["4", "1"] {
+        let out = run_ok(
+            cli(&node, prefix)
+                .args(["slowlog", "--log-group", group, "--batch-size", "250", "--requests-in-flight", in_flight])
+                .arg(&file),
+        );
+        assert_eq!(counts(&out), (entries, entries, 0, 0), "{in_flight} in flight: {out}");
+        node.ok("POST", &format!("/{prefix}-*/_refresh"), None);
+        let pattern = format!("{prefix}-*,-{prefix}-_deadletter-*");
+        assert_eq!(node.count(&pattern), entries, "{in_flight} in flight: every entry once");
+        let answer = node.ok(
+            "POST",
+            &format!("/{pattern}/_search"),
+            Some(&json!({"size": 0, "aggs": {"rows": {"sum": {"field": "Rows_examined"}}, "days": {"terms": {"field": "_index"}}}})),
+        );
+        assert_eq!(
+            answer["aggregations"]["rows"]["value"].as_f64(),
+            Some((entries * (entries - 1) / 2) as f64),
+            "{answer}"
+        );
+        assert_eq!(answer["aggregations"]["days"]["buckets"].as_array().unwrap().len(), 3, "{answer}");
+    }
+    assert_eq!(node.count(&format!("{prefix}-_deadletter-*")), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
