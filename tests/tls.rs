@@ -1,6 +1,6 @@
 //! TLS failures are permanent: a certificate the client does not trust, or `https://` to a
 //! plain-HTTP port, fail the request at once (`NonRetryable.Tls`, saying what to fix) instead of
-//! being retried for the whole `--retry-for`. `SSL_CERT_FILE` adds a private CA. The HTTPS server
+//! being retried for the whole `--retry-for`. `SSL_CERT_FILE` names the trusted CAs (a private CA; it replaces the system roots). The HTTPS server
 //! is Python's `http.server` behind its `ssl` module, on loopback, with the certificates of
 //! `tests/fixtures/tls/`.
 
