@@ -119,20 +119,21 @@ fn full(config: &Config, event: &[u8]) -> Vec<BulkBatch> {
     event::decode_bytes(event).unwrap().into_iter().map(|batch| encode_logs(config, batch, |_| {}).0).collect()
 }
 
-/// Then each request as delivery sends it: the items copied into a body of at most
+/// Then each request as delivery sends it: a slice of the batch's body of at most
 /// `BULK_MAX_BYTES`, gzipped when asked, signed over the bytes sent.
 fn signed(config: &Config, event: &[u8], gzip: bool, identity: &Identity) -> usize {
     let mut sent = 0;
     for batch in full(config, event) {
         let sizes: Vec<usize> = (0..batch.len()).map(|i| batch.item(i).len()).collect();
+        let batch = batch.share();
         for range in request_ranges(&sizes, config.bulk_max_bytes) {
-            let mut body = Vec::with_capacity(sizes[range.clone()].iter().sum());
-            for i in range {
-                body.extend_from_slice(batch.item(i));
-            }
-            let body = if gzip { delivery::gzip(&body).unwrap() } else { body };
+            // As delivery builds each request: a slice of the batch's body.
+            let items: Vec<usize> = range.collect();
+            let body = batch.request_body(&items);
+            let body = if gzip { delivery::gzip(&body).unwrap().into() } else { body };
             sent += sign_body(&body, gzip, identity).len();
         }
+        batch.recycle();
     }
     sent
 }
@@ -183,7 +184,10 @@ fn run(path: Path, config: &Config, event: &[u8], identity: &Identity) {
             black_box(floor(black_box(event)));
         }
         Path::Full => {
-            black_box(full(config, black_box(event)));
+            // Each body goes back for the next batch, as the sink gives it back once sent.
+            for batch in black_box(full(config, black_box(event))) {
+                batch.recycle();
+            }
         }
         Path::Signed => {
             black_box(signed(config, black_box(event), false, identity));

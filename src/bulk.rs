@@ -17,8 +17,10 @@
 //! ([`classify_response`]), and writing a dead-letter item for a document OpenSearch refused
 //! (`dead_letter::dead_letter_item`). Pure: no clock, no network; sending belongs to `delivery`.
 
+use crate::buffers;
 use crate::document::Document;
 use crate::json::write_str;
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -80,6 +82,22 @@ impl BulkBatch {
         BulkBatch { body: Vec::with_capacity(bytes), items: Vec::with_capacity(items) }
     }
 
+    /// Like [`BulkBatch::with_capacity`], in a body buffer kept from an earlier batch when there is
+    /// one ([`buffers::body`]); [`SharedBatch::recycle`] gives it back once sent.
+    pub fn reusing(bytes: usize, items: usize) -> Self {
+        BulkBatch { body: buffers::body(bytes), items: Vec::with_capacity(items) }
+    }
+
+    /// The batch made ready to send: its body shared, so requests are slices of it, not copies.
+    pub fn share(self) -> SharedBatch {
+        SharedBatch { body: Bytes::from(self.body), items: self.items }
+    }
+
+    /// Gives the body buffer back for the next batch ([`buffers::recycle`]).
+    pub fn recycle(self) {
+        buffers::recycle(self.body);
+    }
+
     /// Encodes `doc` at the end of the body.
     pub fn push(&mut self, encoder: &Encoder<'_>, doc: &Document) {
         let start = self.body.len();
@@ -137,6 +155,62 @@ impl BulkBatch {
             limit /= 2;
         }
         truncated
+    }
+}
+
+/// A [`BulkBatch`] being sent: the body is reference-counted, so a request of consecutive items
+/// (every request of a first attempt) is a slice of it, and only a retry of scattered items is
+/// copied into a body of its own.
+#[derive(Debug, Clone)]
+pub struct SharedBatch {
+    body: Bytes,
+    items: Vec<Range<usize>>,
+}
+
+impl SharedBatch {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Item `i`'s two lines.
+    pub fn item(&self, i: usize) -> &[u8] {
+        &self.body[self.items[i].clone()]
+    }
+
+    /// The body of a request for `request` (item indices, ascending): a slice of the batch's
+    /// body when the items are consecutive, else their lines copied into a new body.
+    pub fn request_body(&self, request: &[usize]) -> Bytes {
+        let consecutive = request.windows(2).all(|pair| pair[1] == pair[0] + 1);
+        match (request.first(), request.last()) {
+            (Some(&first), Some(&last)) if consecutive => {
+                self.body.slice(self.items[first].start..self.items[last].end)
+            }
+            _ => {
+                let mut body = Vec::with_capacity(request.iter().map(|&i| self.items[i].len()).sum());
+                for &i in request {
+                    body.extend_from_slice(self.item(i));
+                }
+                Bytes::from(body)
+            }
+        }
+    }
+
+    /// The body buffer itself, without a copy, when no request still holds a slice of it.
+    pub fn into_body(self) -> Option<Vec<u8>> {
+        self.body.try_into_mut().ok().map(Vec::from)
+    }
+
+    /// Gives the body buffer back for the next batch, when no request still holds a slice of it
+    /// (else it is simply freed when the last one is dropped).
+    pub fn recycle(self) {
+        if let Some(body) = self.into_body() {
+            buffers::recycle(body);
+        }
     }
 }
 
@@ -395,6 +469,38 @@ mod tests {
         let second: Vec<&[u8]> = batch.item(1).split(|b| *b == b'\n').collect();
         assert_eq!(second.len(), 3, "two lines and the final newline");
         assert!(std::str::from_utf8(second[1]).unwrap().contains("second\\nline"));
+    }
+
+    #[test]
+    fn a_shared_batch_sends_consecutive_items_as_a_slice_and_scattered_ones_as_a_copy() {
+        let docs = [doc("first"), doc("second"), doc("third"), doc("fourth")];
+        let encoder = Encoder::default();
+        let mut batch = BulkBatch::with_capacity(0, 0);
+        for d in &docs {
+            batch.push(&encoder, d);
+        }
+        let whole = batch.body().to_vec();
+        let shared = batch.share();
+        assert_eq!(shared.len(), 4);
+        let all = shared.request_body(&[0, 1, 2, 3]);
+        assert_eq!(&all[..], &whole[..]);
+        assert_eq!(all.as_ptr(), shared.body.as_ptr(), "the whole batch is the body itself, not a copy");
+        let middle = shared.request_body(&[1, 2]);
+        assert_eq!(&middle[..], &[shared.item(1), shared.item(2)].concat()[..]);
+        assert_eq!(middle.as_ptr(), shared.item(1).as_ptr(), "consecutive items are a slice");
+        let scattered = shared.request_body(&[0, 2]);
+        assert_eq!(&scattered[..], &[shared.item(0), shared.item(2)].concat()[..]);
+        assert_eq!(shared.request_body(&[3]).as_ref(), shared.item(3));
+        assert!(shared.request_body(&[]).is_empty());
+        // While a request's slice is held, the buffer is not taken back; once every slice is
+        // dropped, it comes back whole, without a copy.
+        let start = shared.body.as_ptr();
+        assert_eq!(shared.clone().into_body(), None);
+        assert_eq!(&all[..], &whole[..]);
+        drop((all, middle));
+        let body = shared.into_body().expect("no slice is held any more");
+        assert_eq!(body.as_ptr(), start);
+        assert_eq!(body, whole);
     }
 
     #[test]

@@ -23,6 +23,7 @@
 
 use crate::bulk::{
     classify_response, item_target, request_ranges, BulkBatch, Encoder, ItemError, ItemOutcome, ResponseOutcome,
+    SharedBatch,
 };
 use crate::config::{Auth, Compression, Config, OpenSearchConfig};
 use crate::dead_letter::dead_letter_item;
@@ -245,11 +246,11 @@ impl OpenSearchSink {
     }
 
     /// The request body as sent (gzipped when configured) and its headers.
-    fn prepare(&self, body: Vec<u8>) -> Result<(Bytes, HeaderMap), ItemError> {
+    fn prepare(&self, body: Bytes) -> Result<(Bytes, HeaderMap), ItemError> {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
         match self.compression {
-            Compression::None => Ok((Bytes::from(body), headers)),
+            Compression::None => Ok((body, headers)),
             Compression::Gzip => {
                 headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
                 let compressed = gzip(&body).map_err(|e| ItemError {
@@ -298,7 +299,7 @@ impl OpenSearchSink {
     /// Sends `items` of `batch` until each is indexed, refused for good, or out of time.
     async fn deliver(
         &self,
-        batch: &BulkBatch,
+        batch: &SharedBatch,
         items: Vec<usize>,
         deadline: Instant,
         report: &mut SinkReport,
@@ -329,9 +330,8 @@ impl OpenSearchSink {
                     );
                     continue;
                 };
-                let mut body = Vec::with_capacity(request.iter().map(|&i| batch.item(i).len()).sum());
+                let body = batch.request_body(&request);
                 for &i in &request {
-                    body.extend_from_slice(batch.item(i));
                     attempts[i] += 1;
                 }
                 let body_bytes = body.len();
@@ -434,6 +434,20 @@ impl OpenSearchSink {
 
 impl Sink for OpenSearchSink {
     async fn submit(&self, batch: BulkBatch, deadline: Instant) -> Result<SinkReport, SinkError> {
+        let batch = batch.share();
+        let report = self.submit_shared(&batch, deadline).await;
+        batch.recycle();
+        Ok(report)
+    }
+
+    fn describe(&self) -> String {
+        format!("sent to OpenSearch at {}", self.endpoint)
+    }
+}
+
+impl OpenSearchSink {
+    /// [`Sink::submit`], once the batch's body is shared.
+    async fn submit_shared(&self, batch: &SharedBatch, deadline: Instant) -> SinkReport {
         let mut report = SinkReport { documents: batch.len(), ..SinkReport::default() };
         let leftovers = self.deliver(&batch, (0..batch.len()).collect(), deadline, &mut report).await;
         for failure in &leftovers.failed {
@@ -442,7 +456,7 @@ impl Sink for OpenSearchSink {
         report.failed += leftovers.failed.len();
         report.failed_retryable += leftovers.failed.iter().filter(|f| is_retryable(&f.error)).count();
         if leftovers.refused.is_empty() {
-            return Ok(report);
+            return report;
         }
 
         // Dead letters: one item per refused document, sent like any other batch.
@@ -462,6 +476,7 @@ impl Sink for OpenSearchSink {
             ));
         }
         let mut dl_report = SinkReport::default();
+        let letters = letters.share();
         let dl_leftovers = self.deliver(&letters, (0..letters.len()).collect(), deadline, &mut dl_report).await;
         report.requests += dl_report.requests;
         report.bytes += dl_report.bytes;
@@ -475,11 +490,7 @@ impl Sink for OpenSearchSink {
         // A dead letter that could not be written: the event must be kept, so retry the invocation.
         report.failed += lost.len();
         report.failed_retryable += lost.len();
-        Ok(report)
-    }
-
-    fn describe(&self) -> String {
-        format!("sent to OpenSearch at {}", self.endpoint)
+        report
     }
 }
 
@@ -543,7 +554,7 @@ pub fn tls_problem(reason: &str) -> Option<&'static str> {
     }
 }
 
-fn failed_item(batch: &BulkBatch, failure: &Failure, outcome: &str) -> FailedItem {
+fn failed_item(batch: &SharedBatch, failure: &Failure, outcome: &str) -> FailedItem {
     let item = batch.item(failure.item);
     let (index, id) = item_target(item);
     // Without `_id` in the action line (Serverless), the event id is still the document's `@id`.

@@ -14,6 +14,7 @@
 //!
 //! Unknown fields (`policyLevel` of account-level subscriptions, …) are ignored. Pure: no I/O.
 
+use crate::buffers::{self, Scratch};
 use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
 use base64::Engine;
 use flate2::read::MultiGzDecoder;
@@ -34,12 +35,21 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// Base64 as `base64` writes it too: wrapped at 76 columns (line breaks and spaces are skipped).
-fn decode_base64(data: &str) -> Result<Vec<u8>, base64::DecodeError> {
+/// Appends to `out`.
+fn decode_base64(data: &str, out: &mut Vec<u8>) -> Result<(), base64::DecodeError> {
     if !data.bytes().any(|b| b.is_ascii_whitespace()) {
-        return BASE64.decode(data);
+        return BASE64.decode_vec(data, out);
     }
     let compact: Vec<u8> = data.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    BASE64.decode(compact)
+    BASE64.decode_vec(compact, out)
+}
+
+/// base64 → gzip → JSON, in buffers kept for the next event ([`buffers::with_scratch`]).
+fn decode_data(data: &str, at: Location) -> Result<LogsData, DecodeError> {
+    buffers::with_scratch(Scratch::Base64, |gzipped| {
+        decode_base64(data, gzipped).map_err(|source| DecodeError::Base64 { at: at.clone(), source })?;
+        decode_payload(gzipped, at)
+    })
 }
 
 /// One CloudWatch Logs batch: events of one log stream.
@@ -186,8 +196,7 @@ fn decode_envelope(event: Value, allow_destination_record: bool) -> Result<Vec<R
             at: Location::AwsLogs,
             reason: "\"awslogs\" has no string field \"data\"".to_owned(),
         })?;
-        let bytes = decode_base64(data).map_err(|source| DecodeError::Base64 { at: Location::AwsLogs, source })?;
-        let data = decode_payload(&bytes, Location::AwsLogs)?;
+        let data = decode_data(data, Location::AwsLogs)?;
         return Ok(vec![Record { at: Location::AwsLogs, data: Ok(data), raw: None }]);
     }
     if let Some(records) = object.remove("Records") {
@@ -232,9 +241,7 @@ fn decode_kinesis(records: Value) -> Result<Vec<Record>, DecodeError> {
                 continue;
             }
         };
-        let data = decode_base64(&record.kinesis.data)
-            .map_err(|source| DecodeError::Base64 { at: at.clone(), source })
-            .and_then(|bytes| decode_payload(&bytes, at.clone()));
+        let data = decode_data(&record.kinesis.data, at.clone());
         // The data as it came is kept (moved, not copied) only when it did not decode.
         let raw = data.is_err().then_some(record.kinesis.data);
         decoded.push(Record { at, data, raw });
@@ -244,14 +251,16 @@ fn decode_kinesis(records: Value) -> Result<Vec<Record>, DecodeError> {
 
 /// gzip → JSON.
 fn decode_payload(gzipped: &[u8], at: Location) -> Result<LogsData, DecodeError> {
-    let mut json = Vec::with_capacity(gzipped.len() * 8);
-    let read = MultiGzDecoder::new(gzipped).take(MAX_DECOMPRESSED_BYTES + 1).read_to_end(&mut json);
-    match read {
-        Err(source) => return Err(DecodeError::Gzip { at, source }),
-        Ok(n) if n as u64 > MAX_DECOMPRESSED_BYTES => return Err(DecodeError::TooLarge { at }),
-        Ok(_) => {}
-    }
-    serde_json::from_slice(&json).map_err(|source| DecodeError::Json { at, source })
+    buffers::with_scratch(Scratch::Decompressed, |json| {
+        json.reserve(gzipped.len() * 8);
+        let read = MultiGzDecoder::new(gzipped).take(MAX_DECOMPRESSED_BYTES + 1).read_to_end(json);
+        match read {
+            Err(source) => return Err(DecodeError::Gzip { at, source }),
+            Ok(n) if n as u64 > MAX_DECOMPRESSED_BYTES => return Err(DecodeError::TooLarge { at }),
+            Ok(_) => {}
+        }
+        serde_json::from_slice(json).map_err(|source| DecodeError::Json { at, source })
+    })
 }
 
 /// A short description of what an unrecognised event holds (its keys, never its values).

@@ -262,7 +262,7 @@ pub fn encode_logs(config: &Config, data: LogsData, mut inspect: impl FnMut(&Doc
     let encoder = Encoder { index_type: config.index_type.as_deref(), omit_ids: !config.document_ids };
     let max_item_bytes = config.bulk_max_bytes;
     let approximate_bytes = data.log_events.iter().map(|e| e.message.len() * 2 + 256).sum();
-    let mut batch = BulkBatch::with_capacity(approximate_bytes, data.log_events.len());
+    let mut batch = BulkBatch::reusing(approximate_bytes, data.log_events.len());
     let meta = StreamMeta { owner: data.owner, log_group: data.log_group, log_stream: data.log_stream };
     let mut builder = DocumentBuilder::new(&config.index_prefix, meta)
         .redact_literals(config.redact_literals)

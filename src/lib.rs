@@ -7,6 +7,7 @@
 //! The document contract and failure semantics are in `../shared/DESIGN.md` and the README.
 
 pub mod alert;
+pub mod buffers;
 pub mod bulk;
 pub mod cli;
 pub mod config;

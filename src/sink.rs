@@ -133,7 +133,9 @@ impl<W: Write> Sink for PrintSink<W> {
     async fn submit(&self, batch: BulkBatch, _deadline: Instant) -> Result<SinkReport, SinkError> {
         let mut writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         writer.write_all(batch.body()).and_then(|()| writer.flush()).map_err(SinkError::Write)?;
-        Ok(SinkReport { documents: batch.len(), bytes: batch.body().len(), ..SinkReport::default() })
+        let report = SinkReport { documents: batch.len(), bytes: batch.body().len(), ..SinkReport::default() };
+        batch.recycle();
+        Ok(report)
     }
 
     fn describe(&self) -> String {
