@@ -480,7 +480,7 @@ fn write_slow_query(q: &SlowQuery, object: &mut ObjectWriter<'_>) {
         }
     }
     if let Some(ip) = q.ip {
-        object.str("IP", &ip.to_string());
+        object.ip("IP", ip);
     }
     if let Some(id) = q.id {
         object.i64("Id", id);

@@ -59,6 +59,16 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
             }
             i += 8;
         }
+        // Fewer than eight bytes left: one check of them padded with spaces, which need no
+        // escape, instead of a lookup per byte (most keys and short values end here).
+        let left = bytes.len() - i;
+        if left < 8 {
+            let mut padded = [b' '; 8];
+            padded[..left].copy_from_slice(&bytes[i..]);
+            if !needs_escape(u64::from_le_bytes(padded)) {
+                break;
+            }
+        }
         let Some(&byte) = bytes.get(i) else { break };
         let escape = ESCAPE[usize::from(byte)];
         i += 1;
@@ -84,6 +94,24 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     }
     out.extend_from_slice(&bytes[clean_from..]);
     out.push(b'"');
+}
+
+/// Appends `ip` as a JSON string, as its `Display` writes it. IPv4 (most clients) is written
+/// octet by octet; `Display` costs about twenty times more.
+pub fn write_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            out.push(b'"');
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(itoa::Buffer::new().format(octet).as_bytes());
+            }
+            out.push(b'"');
+        }
+        std::net::IpAddr::V6(v6) => write_str(out, &v6.to_string()),
+    }
 }
 
 pub fn write_i64(out: &mut Vec<u8>, value: i64) {
@@ -129,6 +157,10 @@ impl<'a> ObjectWriter<'a> {
 
     pub fn f64(&mut self, key: &str, value: f64) {
         write_f64(self.key(key), value);
+    }
+
+    pub fn ip(&mut self, key: &str, value: std::net::IpAddr) {
+        write_ip(self.key(key), value);
     }
 
     pub fn bool(&mut self, key: &str, value: bool) {
@@ -210,6 +242,15 @@ mod tests {
         #[test]
         fn any_string_escapes_byte_for_byte_like_serde_json(text in any::<String>()) {
             prop_assert_eq!(escaped(&text), serde_json::to_string(&text).unwrap());
+        }
+
+        #[test]
+        fn addresses_are_written_as_display_writes_them(v4 in any::<u32>(), v6 in any::<u128>()) {
+            for ip in [std::net::IpAddr::from(v4.to_be_bytes()), std::net::IpAddr::from(v6.to_be_bytes())] {
+                let mut out = Vec::new();
+                write_ip(&mut out, ip);
+                prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&ip.to_string()).unwrap());
+            }
         }
 
         #[test]
