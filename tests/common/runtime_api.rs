@@ -149,7 +149,13 @@ fn runtime_api(state: &Mutex<State>, request: Request) -> Reply {
 /// The real binary as Lambda starts it, against `api`, with `env`: every configuration variable
 /// cleared first, plus what Lambda always sets. Output is piped.
 pub fn function_command(api: &FakeRuntimeApi, env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_logs-to-opensearch"));
+    function_command_for(env!("CARGO_BIN_EXE_logs-to-opensearch"), api, env)
+}
+
+/// [`function_command`] for another build of the binary (the e2e benchmark's baseline).
+#[allow(dead_code, reason = "only the e2e benchmark measures another build")]
+pub fn function_command_for(binary: &str, api: &FakeRuntimeApi, env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(binary);
     for var in logs_to_opensearch::config::VARIABLES {
         command.env_remove(var);
     }
