@@ -101,7 +101,6 @@ fn indexed(answer: &common::runtime_api::Answer) -> u64 {
     answer.body["indexed"].as_u64().unwrap_or(0)
 }
 
-#[allow(clippy::disallowed_methods, reason = "the benchmark's own knob, not the function's configuration")]
 /// One cold start: a new process and a new stand-in, so the first request is this process's.
 struct Cold {
     init: Duration,
@@ -240,6 +239,7 @@ fn print_warm(warm: &Warm, invocations: usize, raw_bytes: usize) {
     );
 }
 
+#[allow(clippy::disallowed_methods, reason = "the benchmark's own knobs, not the function's configuration")]
 fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
     let runs: usize =

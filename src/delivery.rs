@@ -449,9 +449,9 @@ impl OpenSearchSink {
     /// [`Sink::submit`], once the batch's body is shared.
     async fn submit_shared(&self, batch: &SharedBatch, deadline: Instant) -> SinkReport {
         let mut report = SinkReport { documents: batch.len(), ..SinkReport::default() };
-        let leftovers = self.deliver(&batch, (0..batch.len()).collect(), deadline, &mut report).await;
+        let leftovers = self.deliver(batch, (0..batch.len()).collect(), deadline, &mut report).await;
         for failure in &leftovers.failed {
-            report.note_failure(failed_item(&batch, failure, "failed"));
+            report.note_failure(failed_item(batch, failure, "failed"));
         }
         report.failed += leftovers.failed.len();
         report.failed_retryable += leftovers.failed.iter().filter(|f| is_retryable(&f.error)).count();
@@ -485,7 +485,7 @@ impl OpenSearchSink {
         let lost: Vec<usize> = dl_leftovers.refused.iter().chain(&dl_leftovers.failed).map(|f| f.item).collect();
         for (n, failure) in leftovers.refused.iter().enumerate() {
             let outcome = if lost.contains(&n) { "failed (dead letter not written)" } else { "dead-lettered" };
-            report.note_failure(failed_item(&batch, failure, outcome));
+            report.note_failure(failed_item(batch, failure, outcome));
         }
         // A dead letter that could not be written: the event must be kept, so retry the invocation.
         report.failed += lost.len();
