@@ -41,23 +41,20 @@ thread_local! {
 
 static BODIES: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
-/// Runs `f` with this thread's `which` buffer, empty. If the buffer is already in use on this
-/// thread (a nested call), `f` gets a fresh one instead, so this never fails.
+/// Runs `f` with this thread's `which` buffer, empty. The buffer is taken out while `f` runs, so
+/// a nested call for the same buffer gets a fresh one; the larger is kept afterwards.
 pub fn with_scratch<T>(which: Scratch, f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
     let key = match which {
         Scratch::Base64 => &BASE64,
         Scratch::Decompressed => &DECOMPRESSED,
     };
-    let mut buffer = key.with(|cell| cell.try_borrow_mut().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default());
-    buffer.clear();
+    let mut buffer = key.take();
     let result = f(&mut buffer);
     if buffer.capacity() <= MAX_KEPT_BYTES {
         buffer.clear();
-        key.with(|cell| {
-            if let Ok(mut slot) = cell.try_borrow_mut() {
-                if slot.capacity() < buffer.capacity() {
-                    *slot = buffer;
-                }
+        key.with_borrow_mut(|slot| {
+            if slot.capacity() < buffer.capacity() {
+                *slot = buffer;
             }
         });
     }

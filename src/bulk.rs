@@ -70,11 +70,36 @@ impl Encoder<'_> {
     }
 }
 
-/// A `_bulk` body and where each item (action line + source line) sits in it.
+/// A `_bulk` body and where each item (action line + source line) sits in it: [`BulkBatch`]
+/// while it is written, [`SharedBatch`] while it is sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BulkBatch {
-    body: Vec<u8>,
+pub struct Batch<B> {
+    body: B,
     items: Vec<Range<usize>>,
+}
+
+/// A batch being written: documents are appended to its body.
+pub type BulkBatch = Batch<Vec<u8>>;
+
+/// A batch being sent: the body is reference-counted, so a request of consecutive items (every
+/// request of a first attempt) is a slice of it, and only a retry of scattered items is copied
+/// into a body of its own.
+pub type SharedBatch = Batch<Bytes>;
+
+impl<B: AsRef<[u8]>> Batch<B> {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Item `i`'s two lines, newline-terminated, ready to go into another body.
+    pub fn item(&self, i: usize) -> &[u8] {
+        &self.body.as_ref()[self.items[i].clone()]
+    }
 }
 
 impl BulkBatch {
@@ -108,20 +133,6 @@ impl BulkBatch {
     /// The whole NDJSON body.
     pub fn body(&self) -> &[u8] {
         &self.body
-    }
-
-    /// Number of items.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// Item `i`'s two lines, newline-terminated, ready to go into another body.
-    pub fn item(&self, i: usize) -> &[u8] {
-        &self.body[self.items[i].clone()]
     }
 
     /// Appends an item already encoded (two newline-terminated lines).
@@ -158,30 +169,7 @@ impl BulkBatch {
     }
 }
 
-/// A [`BulkBatch`] being sent: the body is reference-counted, so a request of consecutive items
-/// (every request of a first attempt) is a slice of it, and only a retry of scattered items is
-/// copied into a body of its own.
-#[derive(Debug, Clone)]
-pub struct SharedBatch {
-    body: Bytes,
-    items: Vec<Range<usize>>,
-}
-
 impl SharedBatch {
-    /// Number of items.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// Item `i`'s two lines.
-    pub fn item(&self, i: usize) -> &[u8] {
-        &self.body[self.items[i].clone()]
-    }
-
     /// The body of a request for `request` (item indices, ascending): a slice of the batch's
     /// body when the items are consecutive, else their lines copied into a new body.
     pub fn request_body(&self, request: &[usize]) -> Bytes {
