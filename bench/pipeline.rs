@@ -198,6 +198,12 @@ fn run(path: Path, config: &Config, event: &[u8], identity: &Identity) {
     }
 }
 
+/// [`run`], never inlined, so a profiler can count one path alone.
+#[inline(never)]
+fn profiled(path: Path, config: &Config, event: &[u8], identity: &Identity) {
+    run(path, config, event, identity);
+}
+
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
@@ -276,10 +282,20 @@ fn main() {
         }
         let (event, raw_bytes) =
             if engine == "postgresql" { generator::postgres_batch(count, seed) } else { generator::batch(count, seed) };
-        if std::env::var("BENCH_PROFILE").is_ok() {
-            // For perf / callgrind: the full path alone, `runs` times.
+        if let Ok(which) = std::env::var("BENCH_PROFILE") {
+            // For perf / callgrind: one path alone (`floor`, `signed`, `gzip`; else the full
+            // path), `runs` times, inside `profiled` so callgrind can count it alone
+            // (`--toggle-collect=pipeline::profiled`).
+            let path = match which.as_str() {
+                "floor" => Path::Floor,
+                "signed" => Path::Signed,
+                "gzip" => Path::GzipSigned,
+                _ => Path::Full,
+            };
+            // One run first, so the lazily built regexes and buffers are not counted.
+            run(path, &config, &event, &identity);
             for _ in 0..runs {
-                run(Path::Full, &config, &event, &identity);
+                profiled(path, &config, &event, &identity);
             }
             continue;
         }

@@ -354,6 +354,19 @@ fn replace_literals_collapse_lowercase(text: &str, embedded: bool) -> String {
     let mut after_word = false;
     let mut i = 0;
     while i < bytes.len() {
+        // Inside a word, a byte that cannot start a number (any digit, when numbers inside
+        // identifiers are replaced) is itself, lower-cased: the rest of the run in one go. No
+        // boolean starts here (no boundary), and nothing is pending: the byte before was a word
+        // byte, written out.
+        if after_word {
+            let run = bytes[i..].iter().take_while(|&&b| is_word_byte(b) && !(embedded && b.is_ascii_digit())).count();
+            if run > 0 {
+                out.extend(bytes[i..i + run].iter().map(u8::to_ascii_lowercase));
+                i += run;
+                previous = bytes[i - 1];
+                continue;
+            }
+        }
         let b = bytes[i];
         let word = is_word_byte(b);
         let boundary = after_word != word;

@@ -32,15 +32,64 @@ const ESCAPE: [u8; 256] = {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any of the eight bytes is a control character, `"` or `\` (exact, no false negatives).
-#[inline]
-fn needs_escape(chunk: u64) -> bool {
+/// One bit (the high bit of its byte) for each of the eight bytes that is a control character,
+/// `"` or `\`. The lowest set bit is exact; bits above a set one may be false (a borrow carries
+/// into the next byte), so only the first is used.
+#[inline(always)]
+fn escape_mask(chunk: u64) -> u64 {
     let control = chunk.wrapping_sub(ONES * 0x20) & !chunk;
     let quote = chunk ^ (ONES * u64::from(b'"'));
     let backslash = chunk ^ (ONES * u64::from(b'\\'));
     let quote = quote.wrapping_sub(ONES) & !quote;
     let backslash = backslash.wrapping_sub(ONES) & !backslash;
-    (control | quote | backslash) & HIGHS != 0
+    (control | quote | backslash) & HIGHS
+}
+
+#[inline(always)]
+fn word(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// Where the first byte at or after `from` that needs an escape is, if any. Sixteen bytes a
+/// step, then the last (fewer than sixteen) bytes in at most two words: a string of eight bytes
+/// or more reads its last eight (overlapping what was checked, those bytes counted as clean),
+/// a shorter one is padded with spaces.
+#[inline(always)]
+fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
+    let at = |from: usize, mask: u64| from + (mask.trailing_zeros() / 8) as usize;
+    while from + 16 <= bytes.len() {
+        let (low, high) = (escape_mask(word(bytes, from)), escape_mask(word(bytes, from + 8)));
+        if low | high != 0 {
+            return Some(if low != 0 { at(from, low) } else { at(from + 8, high) });
+        }
+        from += 16;
+    }
+    if from + 8 <= bytes.len() {
+        let mask = escape_mask(word(bytes, from));
+        if mask != 0 {
+            return Some(at(from, mask));
+        }
+        from += 8;
+    }
+    let left = bytes.len() - from;
+    if left == 0 {
+        return None;
+    }
+    let mask = if bytes.len() >= 8 {
+        // The last eight bytes; the 8 - left already checked become spaces, so an escape among
+        // them cannot carry into the bytes that count.
+        let seen = 8 - left;
+        let keep = u64::MAX << (seen * 8);
+        let last = word(bytes, bytes.len() - 8);
+        escape_mask((last & keep) | ((ONES * u64::from(b' ')) & !keep)) >> (seen * 8)
+    } else {
+        let mut padded = [b' '; 8];
+        padded[..left].copy_from_slice(&bytes[from..]);
+        escape_mask(u64::from_le_bytes(padded))
+    };
+    (mask != 0).then(|| at(from, mask))
 }
 
 /// Appends `text` as a JSON string, quotes included.
@@ -49,35 +98,10 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut clean_from = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        while let Some(chunk) = bytes.get(i..i + 8) {
-            let chunk =
-                u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
-            if needs_escape(chunk) {
-                break;
-            }
-            i += 8;
-        }
-        // Fewer than eight bytes left: one check of them padded with spaces, which need no
-        // escape, instead of a lookup per byte (most keys and short values end here).
-        let left = bytes.len() - i;
-        if left < 8 {
-            let mut padded = [b' '; 8];
-            padded[..left].copy_from_slice(&bytes[i..]);
-            if !needs_escape(u64::from_le_bytes(padded)) {
-                break;
-            }
-        }
-        let Some(&byte) = bytes.get(i) else { break };
-        let escape = ESCAPE[usize::from(byte)];
-        i += 1;
-        if escape == 0 {
-            continue;
-        }
-        out.extend_from_slice(&bytes[clean_from..i - 1]);
-        clean_from = i;
-        match escape {
+    while let Some(at) = next_escape(bytes, clean_from) {
+        out.extend_from_slice(&bytes[clean_from..at]);
+        let byte = bytes[at];
+        match ESCAPE[usize::from(byte)] {
             b'u' => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.extend_from_slice(&[
@@ -91,6 +115,7 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
             }
             letter => out.extend_from_slice(&[b'\\', letter]),
         }
+        clean_from = at + 1;
     }
     out.extend_from_slice(&bytes[clean_from..]);
     out.push(b'"');
@@ -255,6 +280,25 @@ mod tests {
 
         #[test]
         fn control_heavy_strings_escape_like_serde_json(text in "[\\x00-\\x1f\"\\\\a-z]{0,40}") {
+            prop_assert_eq!(escaped(&text), serde_json::to_string(&text).unwrap());
+        }
+
+        // Clean text with a few escapes anywhere: each in the first or second word of a
+        // sixteen-byte step, the overlapping last word or the padded tail, next to each other
+        // or to the end.
+        #[test]
+        fn sparse_escapes_at_any_position_escape_like_serde_json(
+            filler in prop::sample::select(vec!['a', ' ', '~', '\u{7f}', 'é', '🚀']),
+            len in 0usize..70,
+            hits in prop::collection::vec((0usize..70, prop::sample::select(vec!['"', '\\', '\n', '\u{0}', '\u{1f}'])), 0..4),
+        ) {
+            let mut text: Vec<char> = vec![filler; len];
+            for (at, escape) in hits {
+                if at < text.len() {
+                    text[at] = escape;
+                }
+            }
+            let text: String = text.into_iter().collect();
             prop_assert_eq!(escaped(&text), serde_json::to_string(&text).unwrap());
         }
     }

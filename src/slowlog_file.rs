@@ -261,6 +261,29 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(haystack, needle).is_some()
 }
 
+/// Whether `bytes` holds `# Query_time:`, `# User@Host:` or `# Time:` more than once. One pass over
+/// the `#`s (a few per entry) instead of a search per needle.
+fn header_twice(bytes: &[u8]) -> bool {
+    let mut seen = [0u8; 3];
+    for at in memchr::memchr_iter(b'#', bytes) {
+        let rest = &bytes[at..];
+        let which = if rest.starts_with(b"# Query_time:") {
+            0
+        } else if rest.starts_with(b"# User@Host:") {
+            1
+        } else if rest.starts_with(b"# Time:") {
+            2
+        } else {
+            continue;
+        };
+        seen[which] += 1;
+        if seen[which] > 1 {
+            return true;
+        }
+    }
+    false
+}
+
 /// Calls `each` with one event per slow-log entry in `event`'s message. CloudWatch delivers one
 /// entry per event, but a message can hold several (a server that wrote two entries in one flush,
 /// a hand-made or re-driven event): each becomes its own event, so each gets its own document,
@@ -282,9 +305,8 @@ pub fn split_event(event: LogEvent, mut each: impl FnMut(LogEvent)) {
         return;
     }
     let bytes = event.message.as_bytes();
-    let twice = |needle: &[u8]| memchr::memmem::find_iter(bytes, needle).nth(1).is_some();
     // Cheap test first: an entry has one `# Query_time:` and at most one `# User@Host:` / `# Time:`.
-    if event.extracted_fields.is_some() || !(twice(b"# Query_time:") || twice(b"# User@Host:") || twice(b"# Time:")) {
+    if event.extracted_fields.is_some() || !header_twice(bytes) {
         return each(event);
     }
     let entries: Vec<RawEntry> = EntrySplitter::new(bytes).map_while(Result::ok).collect();
@@ -602,5 +624,16 @@ SELECT 1;\n";
         let mut events = Vec::new();
         split_event(single.clone(), |e| events.push(e));
         assert_eq!(events, [single]);
+    }
+
+    #[test]
+    fn a_second_header_line_of_any_kind_marks_several_entries() {
+        let one = "# Time: 2026-11-21T10:15:31Z\n# User@Host: a[a] @ [10.0.0.1]\n# Query_time: 1\nSELECT '#', 1 # Query_time\n";
+        assert!(!header_twice(one.as_bytes()));
+        for second in ["# Time: 2026-11-21T10:15:32Z\n", "# User@Host: b[b] @ []\n", "# Query_time: 2\n"] {
+            assert!(header_twice(format!("{one}{second}").as_bytes()), "{second}");
+        }
+        assert!(!header_twice(b""));
+        assert!(!header_twice(b"#####"));
     }
 }
