@@ -89,23 +89,41 @@ pub fn prefix(line: &str) -> Option<Prefix<'_>> {
     } else if let Some(rest) = rest.strip_prefix(':') {
         ("", None, rest)
     } else {
-        let close = rest.find("):")?;
+        let close = find_bytes(rest, b"):")?;
         let open = rest[..close].rfind('(')?;
         let port = rest[open + 1..close].parse::<u16>().ok()?;
         (&rest[..open], Some(port), &rest[close + 2..])
     };
     // `user@database:[pid]:`
-    let pid_open = rest.find(":[")?;
+    let pid_open = find_bytes(rest, b":[")?;
     let (user, database) = rest[..pid_open].split_once('@')?;
     let rest = &rest[pid_open + 2..];
-    let pid_close = rest.find("]:")?;
+    let pid_close = find_bytes(rest, b"]:")?;
     let pid = rest[..pid_close].parse::<i64>().ok()?;
     let rest = &rest[pid_close + 2..];
-    let (severity, message) = rest.split_once(":  ").or_else(|| rest.strip_suffix(':').map(|s| (s, "")))?;
+    let (severity, message) = find_bytes(rest, b":  ")
+        .map(|i| (&rest[..i], &rest[i + 3..]))
+        .or_else(|| rest.strip_suffix(':').map(|s| (s, "")))?;
     if severity.is_empty() || !severity.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
         return None;
     }
     Some(Prefix { time, zone, host, port, user, database, pid, severity, message })
+}
+
+/// Where `needle` (a few ASCII bytes) first starts in `text`: memchr on its first byte. A `str`
+/// pattern builds a two-way searcher on every call, which costs more than the search itself on
+/// a prefix's short fields, and the prefix is read several times a record.
+fn find_bytes(text: &str, needle: &[u8]) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(needle[0], &bytes[from..]) {
+        let at = from + i;
+        if bytes[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// `shape`'s `d` is an ASCII digit; every other byte must be itself.
@@ -433,7 +451,10 @@ fn first_keyword(statement: &str) -> Option<String> {
 /// ```
 pub fn normalize(statement: &str) -> String {
     let bytes = statement.as_bytes();
-    let mut tokens: Vec<Cow<'_, str>> = Vec::new();
+    // Words are lower-cased once for the whole statement (ASCII only, so every position is the
+    // same in both), not one allocation per upper-case word.
+    let lowered = statement.to_ascii_lowercase();
+    let mut tokens: Vec<Cow<'_, str>> = Vec::with_capacity(statement.len() / 4 + 4);
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -497,12 +518,7 @@ pub fn normalize(statement: &str) -> String {
             {
                 i += 1;
             }
-            let word = &statement[start..i];
-            tokens.push(if word.bytes().any(|c| c.is_ascii_uppercase()) {
-                Cow::Owned(word.to_ascii_lowercase())
-            } else {
-                Cow::Borrowed(word)
-            });
+            tokens.push(Cow::Borrowed(&lowered[start..i]));
             continue;
         }
         // Operators: runs of symbol bytes stay together (`::`, `<=`, `->>`); brackets alone.
@@ -714,4 +730,18 @@ fn message_head_len(message: &str) -> usize {
         }
     }
     at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_bytes_finds_the_first_whole_needle() {
+        assert_eq!(find_bytes("a)b):c):", b"):"), Some(3));
+        assert_eq!(find_bytes("::  x:  ", b":  "), Some(1));
+        assert_eq!(find_bytes("ab)", b"):"), None);
+        assert_eq!(find_bytes("", b"]:"), None);
+        assert_eq!(find_bytes("é]:", b"]:"), Some(2));
+    }
 }
