@@ -264,21 +264,13 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// Whether `bytes` holds `# Query_time:`, `# User@Host:` or `# Time:` more than once. One pass over
 /// the `#`s (a few per entry) instead of a search per needle.
 fn header_twice(bytes: &[u8]) -> bool {
-    let mut seen = [0u8; 3];
+    const HEADERS: [&[u8]; 3] = [b"# Query_time:", b"# User@Host:", b"# Time:"];
+    let mut seen = [false; 3];
     for at in memchr::memchr_iter(b'#', bytes) {
-        let rest = &bytes[at..];
-        let which = if rest.starts_with(b"# Query_time:") {
-            0
-        } else if rest.starts_with(b"# User@Host:") {
-            1
-        } else if rest.starts_with(b"# Time:") {
-            2
-        } else {
-            continue;
-        };
-        seen[which] += 1;
-        if seen[which] > 1 {
-            return true;
+        if let Some(which) = HEADERS.iter().position(|header| bytes[at..].starts_with(header)) {
+            if std::mem::replace(&mut seen[which], true) {
+                return true;
+            }
         }
     }
     false
